@@ -1,0 +1,67 @@
+"""PlexSync entry point: Stash starts this file for every hook and task (interface: raw).
+
+It only reads Stash's JSON from stdin, dispatches, and answers {"output"} or {"error"} on
+stdout. Hooks stay on the standard library; tasks import the worker, which pulls in plexapi.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hooks.errors import describe_failure  # noqa: E402
+from hooks.scene_hook import handle_scene_hook  # noqa: E402
+from hooks.stash_log import install_stash_logging, register_secret, scrub  # noqa: E402
+from validation.config import data_dir_for  # noqa: E402
+
+log = logging.getLogger("PlexSync")
+
+
+class InputError(ValueError):
+    """Stash's stdin was not the JSON object a plugin is given."""
+
+
+def read_request(raw: str) -> dict:
+    if not raw.strip():
+        raise InputError("no input on stdin: PlexSync must be started by Stash (or process_queue.py)")
+    try:
+        request = json.loads(raw)
+    except ValueError as exc:
+        raise InputError(f"stdin is not JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(request, dict):
+        raise InputError("stdin JSON is not an object")
+    return request
+
+
+def dispatch(request: dict) -> str:
+    conn = request.get("server_connection") or {}
+    args = request.get("args") or {}
+    register_secret((conn.get("SessionCookie") or {}).get("Value"))
+    plugin_dir = Path(conn.get("PluginDir") or Path(__file__).resolve().parent)
+    data_dir = data_dir_for(plugin_dir)
+    if "hookContext" in args:
+        return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
+    from worker.tasks import run_task  # tasks need plexapi; hooks must not pay for it
+    return run_task(args, conn, plugin_dir, data_dir)
+
+
+def main(stdin=None, stdout=None) -> int:
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    install_stash_logging()
+    try:
+        answer = {"output": dispatch(read_request(stdin.read()))}
+    except Exception as exc:  # the user gets one clear line, never a traceback
+        message = scrub(describe_failure(exc))
+        log.error(message)
+        log.debug("details", exc_info=True)
+        answer = {"error": message}
+    stdout.write(json.dumps(answer))
+    stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
