@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from hooks.dependencies import ensure_worker_dependencies  # noqa: E402
 from hooks.errors import describe_failure  # noqa: E402
 from hooks.scene_hook import handle_scene_hook  # noqa: E402
 from hooks.stash_log import install_stash_logging, register_secret, scrub  # noqa: E402
@@ -44,6 +45,7 @@ def dispatch(request: dict) -> str:
     data_dir = data_dir_for(plugin_dir)
     if "hookContext" in args:
         return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
+    ensure_worker_dependencies()
     from worker.tasks import run_task  # tasks need plexapi; hooks must not pay for it
     return run_task(args, conn, plugin_dir, data_dir)
 

@@ -1,0 +1,92 @@
+"""Which Plex item is this Stash scene? Identity is the file path, never the title.
+
+Every file of the scene (primary first) goes through path_map and is looked up in the PathIndex:
+exactly one item -> HIGH. Several items (a duplicate in two libraries, or the scene's files
+spread over different items) -> LOW with every candidate. No item has the path -> the index is
+refreshed once, and then the fallback compares file NAMES against every indexed file -> LOW
+(that finds what a wrong path_map hides; a title search could only find items whose file name
+matches too, and Plex's titles rarely equal Stash's). Under strict_matching a LOW match raises
+AmbiguousMatch; otherwise the best candidate (the one holding the primary file) is used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plex.errors import AmbiguousMatch, ItemNotFound
+from plex.index import Entry, PathIndex
+from plex.paths import map_path
+from validation.config import Config
+
+
+@dataclass(frozen=True)
+class Match:
+    confidence: str  # "HIGH" | "LOW"
+    rating_key: str
+    section_id: str
+    candidates: tuple[dict, ...] = ()
+    warning: str = ""
+
+
+def plex_paths(snapshot: dict, cfg: Config) -> list[str]:
+    """The scene's files as Plex sees them (primary first), through path_map."""
+    return [map_path(f, cfg.path_map) for f in snapshot.get("files") or [] if f]
+
+
+def candidate(entry: Entry) -> dict:
+    return {"title": entry.title, "rating_key": entry.rating_key, "file": entry.file}
+
+
+def _distinct_items(entries: list[Entry]) -> list[Entry]:
+    seen, items = set(), []
+    for entry in entries:
+        if (entry.section_id, entry.rating_key) not in seen:
+            seen.add((entry.section_id, entry.rating_key))
+            items.append(entry)
+    return items
+
+
+def _by_path(index: PathIndex, paths: list[str]) -> list[Entry]:
+    return [entry for path in paths for entry in index.lookup(path)]
+
+
+def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
+    """Find the scene's Plex item; raises ItemNotFound or (strict) AmbiguousMatch."""
+    paths = plex_paths(snapshot, cfg)
+    if not paths:
+        raise ItemNotFound(f"scene {snapshot.get('id')} has no file in Stash to match in Plex")
+    index.ensure(client, cfg)
+    entries = _by_path(index, paths)
+    if not entries:  # Plex may have added the file since the index was last refreshed
+        index.refresh(client, cfg)
+        entries = _by_path(index, paths)
+    by_path = bool(entries)
+    if by_path:
+        why = "several Plex items hold this scene's files"
+    else:
+        entries = [e for path in paths for e in index.lookup_basename(path)]
+        why = f"no Plex item has the file {paths[0]}; found only by file name (check path_map)"
+    items = _distinct_items(entries)
+    if not items:
+        raise ItemNotFound(f"no Plex item has the file {paths[0]} (mapped from "
+                           f"{snapshot['files'][0]}) in the libraries PlexSync matches in")
+    best = items[0]  # entries come primary file first
+    if by_path and len(items) == 1:
+        return Match("HIGH", best.rating_key, best.section_id, (candidate(best),))
+    candidates = tuple(candidate(e) for e in _distinct_files(entries))
+    if cfg.strict_matching:
+        raise AmbiguousMatch(list(candidates), why)
+    listed = ", ".join(f"'{c['title']}' ({c['rating_key']})" for c in candidates)
+    warning = (f"scene {snapshot.get('id')}: low-confidence match ({why}); wrote Plex item "
+               f"'{best.title}' (ratingKey {best.rating_key}) of candidates {listed}. Turn on "
+               "strict_matching to dead-letter such scenes instead")
+    return Match("LOW", best.rating_key, best.section_id, candidates, warning)
+
+
+def _distinct_files(entries: list[Entry]) -> list[Entry]:
+    seen, out = set(), []
+    for entry in entries:
+        key = (entry.section_id, entry.rating_key, entry.file)
+        if key not in seen:
+            seen.add(key)
+            out.append(entry)
+    return out

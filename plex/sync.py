@@ -1,0 +1,151 @@
+"""sync_scene: one Stash scene onto its Plex item, with the fewest requests.
+
+Steady state (item known from the last sync): 1 GET (full reload, which also re-verifies the
+match: its Media/Part files must still include the scene's mapped path) + at most 1 PUT with
+every edit + 1 POST per changed image. Nothing changed -> the GET only.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+from plex.edits import FieldChange, describe, plan_edits
+from plex.errors import ItemNotFound, scrub
+from plex.index import PathIndex
+from plex.item_state import ItemState
+from plex.matcher import Match, match, plex_paths
+from plex.paths import is_under, parent_folder, path_key
+from validation.config import Config
+
+__all__ = ["FieldChange", "SyncResult", "sync_scene"]
+log = logging.getLogger(__name__)
+
+# (Plex image kind, config toggle, word in the summary)
+_IMAGES = (("poster", "sync_poster", "poster"), ("art", "sync_background", "background"))
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    rating_key: str
+    section_id: str
+    confidence: str  # "HIGH" | "LOW"
+    changes: tuple[FieldChange, ...]  # what was (or, in a dry run, would be) written
+    summary: str  # e.g. "title, genres +2 −1, poster" ("" = unchanged)
+    record: dict  # the per-scene sync record to store (a dry run returns the old one)
+    warnings: tuple[str, ...]
+
+
+def sync_scene(client, index: PathIndex, cfg: Config, snapshot: dict, record: dict | None,
+               fetch_image, *, allow_scan: bool = True, dry_run: bool = False) -> SyncResult:
+    """Mirror `snapshot` onto its Plex item. Raises plex.errors only."""
+    previous = dict(record or {})
+    may_scan = allow_scan and cfg.trigger_plex_scan and not dry_run
+    found, item = _locate(client, index, cfg, snapshot, previous, may_scan)
+    # What PlexSync wrote to ANOTHER item (the scene was re-matched) says nothing about this one.
+    ours = previous if previous.get("rating_key") == item.rating_key else {}
+    plan = plan_edits(item, snapshot, cfg, ours or None)
+    warnings = [found.warning] if found.warning else []
+    if plan.preserved:
+        log.debug("scene %s: kept Plex edits of %s", snapshot.get("id"), ", ".join(plan.preserved))
+    if plan.params and not dry_run:
+        client.put_edits(item.section_id, item.rating_key, plan.params)
+    image_changes, images = _sync_images(client, cfg, snapshot, ours, item.rating_key,
+                                         fetch_image, dry_run, warnings)
+    changes = plan.changes + image_changes
+    new_record = dict(previous) if dry_run else {
+        "scene_id": snapshot.get("id"), "rating_key": item.rating_key,
+        "section_id": item.section_id, "stash_updated_at": snapshot.get("updated_at"),
+        "synced_at": time.time(), "written": plan.written, **images}
+    return SyncResult(item.rating_key, item.section_id, found.confidence, changes,
+                      describe(changes), new_record, tuple(warnings))
+
+
+def _holds(item: ItemState, paths: list[str]) -> bool:
+    wanted = {path_key(p) for p in paths}
+    return any(path_key(f) in wanted for f in item.files)
+
+
+def _fetch_or_none(client, index: PathIndex, rating_key: str) -> ItemState | None:
+    try:
+        return client.fetch_item(rating_key)
+    except ItemNotFound:  # deleted in Plex (404)
+        index.forget_item(rating_key)
+        return None
+
+
+def _locate(client, index, cfg, snapshot, previous, may_scan) -> tuple[Match, ItemState]:
+    """The scene's item, fully reloaded; a cached or indexed match is verified by its files."""
+    paths = plex_paths(snapshot, cfg)
+    if previous.get("rating_key"):
+        item = _fetch_or_none(client, index, previous["rating_key"])
+        if item is not None and _holds(item, paths):
+            return Match("HIGH", item.rating_key, item.section_id), item
+        if item is not None:  # the file moved away from the cached item: fix the index
+            index.correct_item(item)
+    for _ in range(2):  # the second round runs only when the index pointed at a stale item
+        found = _match_or_scan(client, index, cfg, snapshot, paths, may_scan)
+        item = _fetch_or_none(client, index, found.rating_key)
+        if item is not None and (found.confidence == "LOW" or _holds(item, paths)):
+            return found, item
+        if item is not None:
+            index.correct_item(item)
+    raise ItemNotFound(f"Plex items keep changing under {paths[0]}; will retry")
+
+
+def _match_or_scan(client, index, cfg, snapshot, paths, may_scan) -> Match:
+    try:
+        return match(client, index, cfg, snapshot)
+    except ItemNotFound as exc:
+        if not may_scan:
+            raise
+        target = _scan_target(index, paths)
+        if target is None:
+            raise ItemNotFound(f"{exc}; no Plex library folder contains it, so no scan was "
+                               "requested (check path_map and plex_libraries)") from None
+        client.scan_path(*target)
+        raise ItemNotFound(f"{exc}; asked Plex to scan {target[1]}", scan_requested=True) from None
+
+
+def _scan_target(index: PathIndex, paths: list[str]) -> tuple[str, str] | None:
+    """(section, folder) of the first file that lies inside a library folder."""
+    for path in paths:
+        for section in index.sections():
+            if any(is_under(path, location) for location in section["locations"]):
+                return section["id"], parent_folder(path)
+    return None
+
+
+def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, warnings):
+    """Upload the cover as poster/background only when its bytes changed (sha1)."""
+    record = {f"{kind}_sha1": ours.get(f"{kind}_sha1") for kind, _, _ in _IMAGES}
+    record["cover_url"] = ours.get("cover_url")
+    cover = snapshot.get("cover_url")
+    unchanged_url = cover == ours.get("cover_url")
+    # Same URL as last time and already uploaded: skip even fetching the image from Stash.
+    todo = [(kind, word) for kind, toggle, word in _IMAGES if getattr(cfg, toggle)
+            and not (unchanged_url and ours.get(f"{kind}_sha1"))]
+    if not cover or not todo:
+        return (), record
+    if dry_run:  # no fetch: report that the cover URL changed, i.e. the image may have
+        return tuple(FieldChange(word, ours.get("cover_url"), cover) for _, word in todo), record
+    try:
+        data = fetch_image(cover)
+    except Exception as exc:  # noqa: BLE001 - any fetch failure is a warning, never a failed job
+        warnings.append(f"scene {snapshot.get('id')}: could not fetch the cover from Stash "
+                        f"({scrub(str(exc))}); metadata was "
+                        "synced, the image is retried on the next sync")
+        return (), record
+    if not data:
+        warnings.append(f"scene {snapshot.get('id')}: Stash returned an empty cover image")
+        return (), record
+    sha1 = hashlib.sha1(data).hexdigest()
+    changes = []
+    for kind, word in todo:
+        if sha1 != ours.get(f"{kind}_sha1"):
+            client.upload_image(rating_key, kind, data)
+            changes.append(FieldChange(word, ours.get(f"{kind}_sha1"), sha1))
+        record[f"{kind}_sha1"] = sha1
+    record["cover_url"] = cover
+    return tuple(changes), record

@@ -1,0 +1,64 @@
+"""Per-scene sync records: what PlexSync last wrote to Plex for each scene.
+
+The record (contract: scene_id, rating_key, section_id, stash_updated_at, synced_at, written,
+poster_sha1, art_sha1) is what lets plex.edits diff against our own last write (preserve Plex
+edits, never re-upload an unchanged cover) and lets Sync Recent skip unchanged scenes.
+Scenes skipped because Plex has no file for them (skip_not_found) are remembered separately.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from sync_queue.store import as_connection, immediate, scene_key
+
+
+class SyncRecords:
+    def __init__(self, db: sqlite3.Connection | str | Path, clock=time.time):
+        self._conn = as_connection(db)
+        self._clock = clock
+
+    def get(self, scene_id) -> dict | None:
+        """The scene's last sync record, or None if PlexSync never synced it."""
+        row = self._conn.execute("SELECT record FROM sync_records WHERE scene_id = ?",
+                                 (scene_key(scene_id),)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, scene_id, record: dict) -> None:
+        """Store the scene's new record; a synced scene is no longer 'skipped'."""
+        key = scene_key(scene_id)
+        with immediate(self._conn) as conn:
+            conn.execute("INSERT OR REPLACE INTO sync_records (scene_id, record, synced_at) "
+                         "VALUES (?, ?, ?)", (key, json.dumps(record), self._clock()))
+            conn.execute("DELETE FROM skipped_scenes WHERE scene_id = ?", (key,))
+
+    def get_many(self, scene_ids) -> dict[str, dict]:
+        """Records for many scenes at once (Sync All / Sync Recent compare updated_at)."""
+        keys = [scene_key(s) for s in scene_ids]
+        found: dict[str, dict] = {}
+        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, record in self._conn.execute(
+                    f"SELECT scene_id, record FROM sync_records WHERE scene_id IN ({marks})", chunk):
+                found[key] = json.loads(record)
+        return found
+
+    def mark_skipped(self, scene_id, reason: str) -> None:
+        """Remember a scene that was deliberately not synced (e.g. not in Plex, skip_not_found)."""
+        self._conn.execute("INSERT OR REPLACE INTO skipped_scenes (scene_id, reason, skipped_at) "
+                           "VALUES (?, ?, ?)", (scene_key(scene_id), reason, self._clock()))
+
+    def skipped(self) -> list[dict]:
+        rows = self._conn.execute(
+            "SELECT scene_id, reason, skipped_at FROM skipped_scenes ORDER BY skipped_at DESC")
+        return [{"scene_id": s, "reason": r, "skipped_at": t} for s, r, t in rows]
+
+    def count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM sync_records").fetchone()[0]
+
+    def last_synced_at(self) -> float | None:
+        """When any scene was last synced (Queue Status: 'last successful sync')."""
+        return self._conn.execute("SELECT MAX(synced_at) FROM sync_records").fetchone()[0]

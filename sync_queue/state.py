@@ -1,0 +1,85 @@
+"""Small pieces of drain state that must outlive a process: breaker, auth failure, drain
+status / progress and the last background drain summary.
+
+One key/value table (plexsync_state) in queue.db: values are small JSON objects, written
+rarely (a breaker transition, one progress row per job), read by any process — the hook, a
+task, the next drainer — so that e.g. an OPEN breaker is still OPEN after a restart.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from sync_queue.store import AUTH_FAILURE_KEY, SUMMARY_KEY, as_connection
+
+BREAKER_KEY = "breaker"
+DRAIN_STATUS_KEY = "drain_status"
+
+
+class QueueState:
+    """Read and write the drain's persistent state in queue.db."""
+
+    def __init__(self, db: sqlite3.Connection | str | Path, clock=time.time):
+        self._conn = as_connection(db)
+        self._clock = clock
+
+    def get(self, key: str) -> dict | None:
+        row = self._conn.execute("SELECT value FROM plexsync_state WHERE key = ?",
+                                 (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: dict) -> None:
+        self._conn.execute(
+            "INSERT INTO plexsync_state (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, json.dumps(value), self._clock()))
+
+    def delete(self, key: str) -> None:
+        self._conn.execute("DELETE FROM plexsync_state WHERE key = ?", (key,))
+
+    # -- circuit breaker (worker.breaker serialises its state to a plain dict) -------------
+    def breaker(self) -> dict | None:
+        return self.get(BREAKER_KEY)
+
+    def save_breaker(self, state: dict) -> None:
+        self.put(BREAKER_KEY, state)
+
+    # -- Plex rejected the token: remember which one, so nobody hammers Plex with it -------
+    def auth_failure(self) -> dict | None:
+        return self.get(AUTH_FAILURE_KEY)
+
+    def record_auth_failure(self, token_fingerprint: str, message: str) -> None:
+        self.put(AUTH_FAILURE_KEY, {"fingerprint": token_fingerprint, "message": message,
+                                    "at": self._clock()})
+
+    def auth_blocked(self, token_fingerprint: str) -> str | None:
+        """The stored error if this same token was rejected before; None once it changed."""
+        failure = self.auth_failure()
+        if failure and failure.get("fingerprint") == token_fingerprint:
+            return failure.get("message") or "Plex rejected the token"
+        return None
+
+    def clear_auth_failure(self) -> None:
+        self.delete(AUTH_FAILURE_KEY)
+
+    # -- drain status: lets a task report a background drainer's progress ------------------
+    def drain_status(self) -> dict | None:
+        return self.get(DRAIN_STATUS_KEY)
+
+    def update_drain_status(self, *, running: bool, processed: int, total: int,
+                            current_scene=None, started_at: float | None = None) -> None:
+        self.put(DRAIN_STATUS_KEY, {
+            "running": running, "pid": os.getpid(), "processed": processed, "total": total,
+            "current_scene": current_scene, "started_at": started_at,
+            "updated_at": self._clock()})
+
+    # -- the one-line summary the next hook or task surfaces in Stash's log ----------------
+    def store_drain_summary(self, line: str, *, errors: bool = False) -> None:
+        self.put(SUMMARY_KEY, {"line": line, "errors": errors, "at": self._clock(),
+                               "reported": False})
+
+    def last_drain_summary(self) -> dict | None:
+        return self.get(SUMMARY_KEY)

@@ -1,0 +1,130 @@
+"""Switchable faults and the request log of the Plex emulator.
+
+Tests flip faults from their own thread while handler threads consume them, so every counter
+sits behind one lock. K-request faults can be narrowed to a method and/or path prefix so a test
+can break, say, only the next PUT.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+# Headers worth asserting on; the token is never recorded (it is a secret even in tests).
+LOGGED_HEADERS = ("X-Plex-Client-Identifier", "X-Plex-Product", "X-Plex-Version",
+                  "X-Plex-Container-Start", "X-Plex-Container-Size", "Content-Type",
+                  "Content-Length", "User-Agent")
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    query: dict                  # decoded, last value wins; X-Plex-Token removed
+    headers: dict                # LOGGED_HEADERS subset
+    time: float                  # emulator clock at arrival
+    status: int | None = None    # None while running, or for hang / drop faults
+    fault: str | None = None     # "fail", "hang", "drop" or None
+    duration: float | None = None
+
+    @property
+    def client_id(self) -> str | None:
+        return self.headers.get("X-Plex-Client-Identifier")
+
+
+class RequestLog:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def add(self, record: RequestRecord) -> RequestRecord:
+        with self._lock:
+            self._records.append(record)
+        return record
+
+    def records(self, method: str | None = None, path_prefix: str | None = None) -> list:
+        with self._lock:
+            return [r for r in self._records
+                    if (method is None or r.method == method.upper())
+                    and (path_prefix is None or r.path.startswith(path_prefix))]
+
+    def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
+        return len(self.records(method, path_prefix))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+
+@dataclass
+class Fault:
+    kind: str                    # "fail" | "hang" | "drop"
+    status: int = 0              # for "fail"
+    during: str = "headers"      # for "drop": "headers" (ConnectionError) or "body"
+
+
+@dataclass
+class _Rule:
+    fault: Fault
+    remaining: int
+    method: str | None = None
+    path_prefix: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return ((self.method is None or self.method == method)
+                and (self.path_prefix is None or path.startswith(self.path_prefix)))
+
+
+@dataclass
+class FaultPlan:
+    clock: object
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _rules: list = field(default_factory=list)
+    _fail_until: float = 0.0
+    _fail_status: int = 503
+    _latency: float = 0.0
+
+    def fail_next(self, k: int, status: int = 500, *, method=None, path_prefix=None) -> None:
+        self._add(Fault("fail", status), k, method, path_prefix)
+
+    def hang_next(self, k: int, *, method=None, path_prefix=None) -> None:
+        self._add(Fault("hang"), k, method, path_prefix)
+
+    def drop_next(self, k: int, during: str = "headers", *, method=None, path_prefix=None):
+        if during not in ("headers", "body"):
+            raise ValueError("during must be 'headers' or 'body'")
+        self._add(Fault("drop", during=during), k, method, path_prefix)
+
+    def fail_for(self, seconds: float, status: int = 503) -> None:
+        with self._lock:
+            self._fail_until = self.clock() + seconds
+            self._fail_status = status
+
+    def latency(self, seconds: float) -> None:
+        with self._lock:
+            self._latency = max(0.0, float(seconds))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self._fail_until = 0.0
+            self._latency = 0.0
+
+    def current_latency(self) -> float:
+        with self._lock:
+            return self._latency
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault this request suffers, if any (K-request rules first, in the order set)."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.remaining > 0 and rule.matches(method, path):
+                    rule.remaining -= 1
+                    return rule.fault
+            if self.clock() < self._fail_until:
+                return Fault("fail", self._fail_status)
+            return None
+
+    def _add(self, fault: Fault, k: int, method, path_prefix) -> None:
+        with self._lock:
+            self._rules = [r for r in self._rules if r.remaining > 0]
+            self._rules.append(_Rule(fault, int(k), method and method.upper(), path_prefix))

@@ -1,0 +1,157 @@
+"""PathIndex through the Plex emulator: raw-XML build, paging, incremental refresh, speed."""
+import dataclasses
+import time
+
+import pytest
+
+from plex.client import PlexClient
+from plex.errors import PlexBadRequest
+from plex.index import FULL_PAGE, RECENT_PAGE, PathIndex
+from plex.item_state import ItemState
+from tests.emulators.plex_library import (MULTI_FILES, PART_I_FILE, PART_II_FILE,
+                                          SAME_NAME_MOVIES_FILE, SAME_NAME_OTHER_FILE,
+                                          load_generated_library)
+from validation.config import parse_config
+
+
+def settings(plex, **extra):
+    return parse_config({"plex_url": plex.url, "plex_token": plex.token, **extra})
+
+
+@pytest.fixture
+def built(plex, tmp_path):
+    """(cfg, client, index) with the index built over the small library; log cleared."""
+    cfg = settings(plex)
+    client, index = PlexClient(cfg, tmp_path), PathIndex(tmp_path)
+    index.ensure(client, cfg)
+    plex.clear_log()
+    yield cfg, client, index
+    index.close()
+
+
+def keys(entries):
+    return [int(e.rating_key) for e in entries]
+
+
+def test_every_file_of_every_movie_section_is_indexed(built, plex_library):
+    _, _, index = built
+    k = plex_library.keys
+    assert keys(index.lookup(PART_I_FILE)) == [k["part1"]]
+    assert keys(index.lookup(PART_II_FILE)) == [k["part2"]]
+    assert keys(index.lookup(SAME_NAME_MOVIES_FILE)) == [k["same_a"]]
+    assert keys(index.lookup(SAME_NAME_OTHER_FILE)) == [k["same_b"]]
+    assert [keys(index.lookup(f)) for f in MULTI_FILES] == [[k["multi"]], [k["multi"]]]
+    assert keys(index.lookup_basename("/anywhere/SCENE.mp4")) == [k["same_a"], k["same_b"]]
+    assert index.lookup("/data/movies/Saga/Saga Part") == []
+    entry = index.lookup(PART_I_FILE)[0]
+    assert (entry.title, entry.section_id, entry.file) == ("Saga Part I", "1", PART_I_FILE)
+
+
+def test_plex_libraries_limits_the_sections(plex, tmp_path):
+    cfg = settings(plex, plex_libraries="other videos")  # titles compare case-insensitively
+    index = PathIndex(tmp_path)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)
+    assert index.lookup(PART_I_FILE) == [] and len(index.lookup(SAME_NAME_OTHER_FILE)) == 1
+    assert [s["title"] for s in index.sections()] == ["Other Videos"]
+
+
+def test_unknown_library_title_names_the_setting(plex, tmp_path):
+    cfg = settings(plex, plex_libraries="Nope")
+    with pytest.raises(PlexBadRequest, match=r"plex_libraries.*Nope.*Movies, Other Videos"):
+        PathIndex(tmp_path).ensure(PlexClient(cfg, tmp_path), cfg)
+    cfg = settings(plex, plex_libraries="Nope, Movies")  # one good title: use it, warn
+    index = PathIndex(tmp_path)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)
+    assert [s["title"] for s in index.sections()] == ["Movies"]
+
+
+def test_warm_index_costs_no_request_and_survives_the_process(built, plex, tmp_path):
+    cfg, client, index = built
+    index.ensure(client, cfg)
+    again = PathIndex(tmp_path)  # a new process opening the same data folder
+    again.ensure(client, cfg)
+    assert len(again.lookup(PART_I_FILE)) == 1
+    assert plex.count() == 0
+
+
+def test_changed_server_or_libraries_rebuilds(built, plex):
+    cfg, client, index = built
+    index.ensure(client, dataclasses.replace(cfg, plex_libraries=("Movies",)))
+    assert plex.count("GET", "/library/sections") > 0
+    assert index.lookup(SAME_NAME_OTHER_FILE) == []
+
+
+def test_incremental_refresh_reads_only_the_newest_page(built, plex, plex_library):
+    cfg, client, index = built
+    rk = plex.add_item(plex_library.sections["movies"], "New One", files=["/data/movies/new.mp4"])
+    index.refresh(client, cfg)
+    assert keys(index.lookup("/data/movies/new.mp4")) == [rk]
+    pages = plex.records("GET", "/library/sections/1/all")
+    assert len(pages) == 1 and pages[0].query["sort"] == "updatedAt:desc"
+    assert len(plex.records("GET", "/library/sections/2/all")) == 1  # nothing new there
+
+
+def test_a_file_moved_in_plex_is_re_read(built, plex, plex_library):
+    cfg, client, index = built
+    plex.set_item(plex_library.keys["part1"], files=["/data/movies/moved/Part I.mkv"])
+    index.refresh(client, cfg)
+    assert index.lookup(PART_I_FILE) == []
+    assert keys(index.lookup("/data/movies/moved/Part I.mkv")) == [plex_library.keys["part1"]]
+
+
+def test_deleted_item_makes_the_count_disagree_and_the_section_rebuild(built, plex, plex_library):
+    cfg, client, index = built
+    plex.remove_item(plex_library.keys["part1"])
+    index.refresh(client, cfg)
+    assert index.lookup(PART_I_FILE) == []
+    full = [r for r in plex.records("GET", "/library/sections/1/all")
+            if r.query.get("X-Plex-Container-Size") == str(FULL_PAGE)]
+    assert len(full) == 1 and index.item_count("1") == 5
+
+
+def test_correct_and_forget_item(built, plex_library):
+    _, _, index = built
+    rk = str(plex_library.keys["part1"])
+    index.correct_item(ItemState(rating_key=rk, section_id="1", files=("/data/movies/x.mkv",)))
+    assert index.lookup(PART_I_FILE) == [] and keys(index.lookup("/data/movies/x.mkv")) == [int(rk)]
+    index.forget_item(rk)
+    assert index.lookup("/data/movies/x.mkv") == [] and index.item_count("1") == 5
+
+
+def test_large_section_is_read_in_large_pages(plex_empty, tmp_path):
+    section = load_generated_library(plex_empty, 12_000)
+    cfg = settings(plex_empty)
+    index = PathIndex(tmp_path)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)
+    pages = plex_empty.records("GET", f"/library/sections/{section}/all")
+    assert [r.query["X-Plex-Container-Start"] for r in pages] == ["0", "5000", "10000"]
+    assert index.item_count(str(section)) == 12_000
+    assert keys(index.lookup("/data/big/011/scene_011999.mp4")) == [12_000]
+
+
+@pytest.mark.slow
+def test_50k_items_build_under_5_s_and_match_under_1_ms(plex_empty, tmp_path):
+    load_generated_library(plex_empty, 50_000)
+    cfg = settings(plex_empty)
+    client, index = PlexClient(cfg, tmp_path), PathIndex(tmp_path)
+    started = time.perf_counter()
+    index.ensure(client, cfg)
+    build = time.perf_counter() - started
+    files = [f"/data/big/{i // 1000:03d}/scene_{i:06d}.mp4" for i in range(0, 50_000, 50)]
+    started = time.perf_counter()
+    found = [index.lookup(f) for f in files]
+    per_lookup = (time.perf_counter() - started) / len(files)
+    assert all(len(f) == 1 for f in found)
+    assert build < 5.0, f"index build took {build:.2f} s"
+    assert per_lookup < 0.001, f"warm lookup took {per_lookup * 1000:.3f} ms"
+
+
+def test_incremental_refresh_pages_until_a_known_item(built, plex, plex_library):
+    cfg, client, index = built
+    rows = [{"title": f"n{i}", "files": [f"/data/movies/n/{i}.mp4"], "updatedAt": 1_800_000_000}
+            for i in range(RECENT_PAGE + 50)]
+    plex.add_items(plex_library.sections["movies"], rows)
+    index.refresh(client, cfg)
+    assert index.item_count("1") == 6 + RECENT_PAGE + 50  # no rebuild was needed
+    pages = plex.records("GET", "/library/sections/1/all")
+    assert [r.query["X-Plex-Container-Start"] for r in pages] == ["0", str(RECENT_PAGE)]

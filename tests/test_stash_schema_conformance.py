@@ -1,0 +1,172 @@
+"""PlexSync's GraphQL documents and the Stash emulator's SDL, checked against Stash's REAL schema.
+
+Stash v0.30.1's schema lives outside the project, in ../shared/stash-schema/v0.30.1 (never
+copied in); without it these tests skip and say so. PlexSync's documents are the module-level
+strings of hooks/stash_api.py whose names end in _QUERY or _MUTATION.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+from graphql import (GraphQLSchema, build_schema, is_enum_type, is_input_object_type,
+                     is_interface_type, is_non_null_type, is_object_type, is_scalar_type, parse,
+                     validate)
+from graphql.pyutils import Undefined
+from graphql.validation import NoDeprecatedCustomRule
+
+from tests.emulators.stash_graphql import SCHEMA as EMULATOR_SCHEMA
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REAL_SCHEMA_DIR = PROJECT_ROOT.parent / "shared" / "stash-schema" / "v0.30.1"
+BUILT_IN = {"String", "Int", "Float", "Boolean", "ID"}
+
+
+def load_real_schema(directory: Path) -> GraphQLSchema:
+    """types/*.graphql then schema.graphql, concatenated, as Stash's gqlgen config lists them."""
+    parts = [p.read_text(encoding="utf-8") for p in sorted((directory / "types").glob("*.graphql"))]
+    return build_schema("\n".join(parts + [(directory / "schema.graphql").read_text(encoding="utf-8")]))
+
+
+def plexsync_documents() -> dict[str, str] | None:
+    """name -> document from hooks.stash_api; None while that module does not exist."""
+    if importlib.util.find_spec("hooks") is None or importlib.util.find_spec("hooks.stash_api") is None:
+        return None
+    module = importlib.import_module("hooks.stash_api")
+    return {name: value for name, value in sorted(vars(module).items())
+            if name.endswith(("_QUERY", "_MUTATION")) and isinstance(value, str)}
+
+
+def conformance_problems(subset: GraphQLSchema, real: GraphQLSchema) -> list[str]:
+    """Everything `subset` declares that the real schema does not declare the same way."""
+    problems = []
+    if subset.query_type.name != real.query_type.name:
+        problems.append(f"query root is {subset.query_type.name}, Stash's is {real.query_type.name}")
+    for name, ours in subset.type_map.items():
+        if name.startswith("__") or name in BUILT_IN:
+            continue
+        theirs = real.type_map.get(name)
+        if theirs is None:
+            problems.append(f"type {name} does not exist in Stash")
+        elif _kind(ours) != _kind(theirs):
+            problems.append(f"{name} is {_kind(ours)} here but {_kind(theirs)} in Stash")
+        elif is_enum_type(ours):
+            problems += [f"enum {name} has no value {v} in Stash" for v in ours.values if v not in theirs.values]
+        elif is_input_object_type(ours):
+            problems += _field_problems(name, ours.fields, theirs.fields, check_args=False)
+            problems += [f"{name}.{f} is required in Stash but not declared here"
+                         for f, field in theirs.fields.items()
+                         if is_non_null_type(field.type) and field.default_value is Undefined
+                         and f not in ours.fields]
+        elif is_object_type(ours) or is_interface_type(ours):
+            problems += _field_problems(name, ours.fields, theirs.fields, check_args=True)
+    return problems
+
+
+def _field_problems(type_name: str, ours: dict, theirs: dict, check_args: bool) -> list[str]:
+    problems = []
+    for field_name, field in ours.items():
+        real_field = theirs.get(field_name)
+        where = f"{type_name}.{field_name}"
+        if real_field is None:
+            problems.append(f"{where} does not exist in Stash")
+            continue
+        if str(field.type) != str(real_field.type):
+            problems.append(f"{where} is {field.type} here but {real_field.type} in Stash")
+        if not check_args:
+            continue
+        for arg_name, arg in field.args.items():
+            real_arg = real_field.args.get(arg_name)
+            if real_arg is None:
+                problems.append(f"{where}({arg_name}:) does not exist in Stash")
+            elif str(arg.type) != str(real_arg.type):
+                problems.append(f"{where}({arg_name}:) is {arg.type} here but {real_arg.type} in Stash")
+        problems += [f"{where}({a}:) is required in Stash but not declared here"
+                     for a, real_arg in real_field.args.items()
+                     if is_non_null_type(real_arg.type) and a not in field.args]
+    return problems
+
+
+def _kind(graphql_type) -> str:
+    for test, kind in ((is_object_type, "an object type"), (is_input_object_type, "an input type"),
+                       (is_enum_type, "an enum"), (is_scalar_type, "a scalar"),
+                       (is_interface_type, "an interface")):
+        if test(graphql_type):
+            return kind
+    return "a union"
+
+
+@pytest.fixture(scope="module")
+def real_schema() -> GraphQLSchema:
+    if not (REAL_SCHEMA_DIR / "schema.graphql").is_file():
+        pytest.skip(f"Stash's real schema is not at {REAL_SCHEMA_DIR} (../shared/stash-schema/v0.30.1 "
+                    "beside the project): GraphQL conformance not checked")
+    return load_real_schema(REAL_SCHEMA_DIR)
+
+
+DOCUMENTS = plexsync_documents()
+NO_MODULE = pytest.mark.skip(reason="hooks/stash_api.py does not exist yet: no PlexSync GraphQL documents")
+DOCUMENT_PARAMS = ([pytest.param(name, id=name) for name in DOCUMENTS] if DOCUMENTS is not None
+                   else [pytest.param(None, id="no-stash_api", marks=NO_MODULE)])
+
+
+# ---- (a) every document PlexSync sends -------------------------------------------------------
+
+@pytest.mark.skipif(DOCUMENTS is None, reason="hooks/stash_api.py does not exist yet")
+def test_plexsync_defines_its_documents_where_these_tests_look():
+    assert DOCUMENTS, "hooks/stash_api.py has no *_QUERY / *_MUTATION string constants"
+
+
+@pytest.mark.parametrize("name", DOCUMENT_PARAMS)
+def test_document_is_valid_against_real_stash(name, real_schema):
+    errors = validate(real_schema, parse(DOCUMENTS[name]))
+    assert not errors, f"{name} would be refused by Stash v0.30.1:\n" + "\n".join(e.message for e in errors)
+
+
+@pytest.mark.parametrize("name", DOCUMENT_PARAMS)
+def test_document_uses_nothing_stash_deprecated(name, real_schema):
+    errors = validate(real_schema, parse(DOCUMENTS[name]), [NoDeprecatedCustomRule])
+    assert not errors, f"{name} relies on deprecated Stash API:\n" + "\n".join(e.message for e in errors)
+
+
+@pytest.mark.parametrize("name", DOCUMENT_PARAMS)
+def test_emulator_serves_document(name):
+    errors = validate(EMULATOR_SCHEMA, parse(DOCUMENTS[name]))
+    assert not errors, (f"the Stash emulator cannot answer {name}; extend tests/emulators/"
+                        "stash_schema.graphql:\n" + "\n".join(e.message for e in errors))
+
+
+def test_validation_catches_a_document_stash_would_refuse(real_schema):
+    errors = validate(real_schema, parse("{ findScenes(ids: [1]) { scenes { id cover_url } } }"))
+    assert [e.message for e in errors] == ["Cannot query field 'cover_url' on type 'Scene'."]
+
+
+# ---- (b) the emulator's SDL subset -----------------------------------------------------------
+
+def test_emulator_sdl_is_a_subset_of_real_stash(real_schema):
+    assert conformance_problems(EMULATOR_SCHEMA, real_schema) == []
+
+
+def test_subset_check_reports_each_kind_of_mismatch(real_schema):
+    wrong = build_schema("""
+        type Query { findScene(id: ID!, nope: Int): Scene  findScenes: Int }
+        type Mutation { configurePlugin(input: Map!): Map! }
+        scalar Map
+        type Scene { id: Int  title: String  cover: String }
+        enum SortDirectionEnum { ASC SIDEWAYS }
+        input TimestampCriterionInput { value: String! }
+        type PlexOnly { id: ID }
+    """)
+    assert sorted(conformance_problems(wrong, real_schema)) == sorted([
+        "Query.findScene(id:) is ID! here but ID in Stash",
+        "Query.findScene(nope:) does not exist in Stash",
+        "Query.findScenes is Int here but FindScenesResultType! in Stash",
+        "Mutation.configurePlugin(plugin_id:) is required in Stash but not declared here",
+        "Scene.id is Int here but ID! in Stash",
+        "Scene.cover does not exist in Stash",
+        "enum SortDirectionEnum has no value SIDEWAYS in Stash",
+        "TimestampCriterionInput.modifier is required in Stash but not declared here",
+        "type PlexOnly does not exist in Stash",
+    ])

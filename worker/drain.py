@@ -1,0 +1,357 @@
+"""THE drain loop: the SyncWorker thread, the Process Queue task and process_queue.py all call
+drain(); there is no second way to take a job off the queue.
+
+drain() takes the drain lock (or returns at once: someone else drains), resumes what a dead
+drainer left in flight, then takes ready jobs one by one through worker.job's policy. Jobs that
+wait for their retry time sit in scheduled_jobs and are promoted when due, so they never block
+ready jobs and never spin the CPU: an idle drainer sleeps on the stop Event and only polls
+SQLite's data_version (a counter read, no query plan) to notice a new commit.
+
+No lost wake-up: a hook commits its job, then starts a drainer only if the lock is free. So
+after releasing the lock the drainer looks once more; a job committed while it was deciding to
+stop (the hook saw the lock still held) is found there and the lock is taken again.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from plex.errors import PlexAuthError
+from sync_queue.dlq import INVALID_SNAPSHOT, DeadLetters
+from sync_queue.jobs import JobQueue, TakenJob
+from sync_queue.lock import DrainLock
+from sync_queue.records import SyncRecords
+from sync_queue.state import QueueState
+from validation.config import Config
+from worker import job as job_policy
+from worker.backoff import Uniform
+from worker.breaker import CircuitBreaker, Policy, State, opened, state_from_dict, state_to_dict
+
+log = logging.getLogger(__name__)
+
+LOCK_RETRY_S = 0.2     # ride out a hook's instant lock probe (drain_lock_held)
+POLL_INTERVAL_S = 0.5  # how often an idle drainer checks for new commits
+CLEAR_ACKED_EVERY = 200
+
+
+@dataclass
+class DrainContext:
+    """Everything one drain needs; the Plex side is the `sync_job` seam (see worker.job)."""
+    data_dir: Path
+    cfg: Config
+    sync_job: job_policy.SyncJob
+    health_check: Callable[[], None] | None = None  # e.g. PlexClient.ping; raises plex.errors
+    rng: Uniform = random.uniform
+    breaker_policy: Policy = Policy()
+    lock: DrainLock | None = None  # default: DrainLock(data_dir)
+    poll_interval: float = POLL_INTERVAL_S
+
+
+@dataclass
+class DrainSummary:
+    synced: int = 0
+    unchanged: int = 0
+    superseded: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    retrying: int = 0          # distinct jobs that failed and still wait for a retry
+    errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    lock_busy: bool = False    # another process was draining; nothing was done here
+    auth_blocked: bool = False  # Plex rejected this token before: nothing was taken
+    auth_stopped: bool = False  # Plex rejected the token during this drain: stopped
+    breaker_open: bool = False  # stopped because Plex is unavailable (idle_exit_after=None)
+    breaker_opened: int = 0    # CLOSED -> OPEN transitions during this drain
+    waiting: int = 0           # jobs left scheduled for later (retries, new scenes)
+    next_due: float | None = None
+
+    @property
+    def processed(self) -> int:
+        return (self.synced + self.unchanged + self.superseded + self.skipped
+                + self.dead_lettered)
+
+    def line(self) -> str:
+        """One line for Stash's log: counts, time, and the errors a person must act on."""
+        if self.lock_busy:
+            return "another PlexSync drainer is running; nothing done here"
+        parts = [f"synced {self.synced}", f"unchanged {self.unchanged}"]
+        for label, value in (("superseded", self.superseded), ("skipped", self.skipped),
+                             ("retrying", self.retrying), ("dead-lettered", self.dead_lettered)):
+            if value:
+                parts.append(f"{label} {value}")
+        text = ", ".join(parts) + f" in {self.elapsed:.1f} s"
+        if self.waiting:
+            text += f"; {self.waiting} waiting"
+            if self.next_due:
+                text += f" (next at {time.strftime('%H:%M:%S', time.localtime(self.next_due))})"
+        if self.breaker_open:
+            text += "; paused: Plex is unavailable (circuit breaker open)"
+        if self.errors:
+            shown = self.errors[:3]
+            more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
+            text += "; errors: " + " | ".join(shown) + more
+        return text
+
+
+def drain(ctx: DrainContext, *, idle_exit_after: float | None = None,
+          stop: threading.Event | None = None, on_progress=None,
+          clock: Callable[[], float] = time.time,
+          wait: Callable[[float], object] | None = None) -> DrainSummary:
+    """Drain the queue while holding the drain lock.
+
+    idle_exit_after=None: take what is ready now, then return (tasks, CLI); jobs scheduled for
+    later stay queued (summary.waiting / next_due). A number: keep running while anything is
+    ready or scheduled, sleeping until it is due; return after that many idle seconds with
+    nothing queued at all (the background drainer). `stop` ends the drain after the current
+    job. `on_progress(processed, total)` after each job. `wait(seconds)` sleeps (default:
+    stop.wait; tests pass a fake that advances their clock).
+    """
+    stop = stop or threading.Event()
+    summary = DrainSummary()
+    started = clock()
+    lock = ctx.lock or DrainLock(ctx.data_dir)
+    if not lock.try_acquire(wait=LOCK_RETRY_S):
+        summary.lock_busy = True
+        return summary
+    queue = run = None
+    try:
+        queue = JobQueue(ctx.data_dir)
+        run = _Run(ctx, queue, summary, stop, on_progress, clock, wait or stop.wait)
+        while True:
+            queue.resume_unacked()  # we hold the lock: anything in flight belongs to a dead drainer
+            went_idle = run.loop(idle_exit_after)
+            lock.release()
+            if not went_idle or not run.has_work(idle_exit_after):
+                break
+            if not lock.try_acquire():
+                break  # a new drainer took over; it will see the job
+            log.debug("a job arrived while stopping; draining on")
+    finally:
+        lock.release()
+        if run is not None:
+            run.finish(started)
+        if queue is not None:
+            queue.close()
+    return summary
+
+
+class _Run:
+    """The state of one drain: queue, stores, breaker, counters."""
+
+    def __init__(self, ctx, queue: JobQueue, summary: DrainSummary, stop, on_progress, clock,
+                 wait):
+        self.ctx, self.queue, self.summary = ctx, queue, summary
+        self.stop, self.on_progress, self.clock, self.wait = stop, on_progress, clock, wait
+        self.records = SyncRecords(queue.db, clock=clock)
+        self.dead = DeadLetters(queue.db, clock=clock)
+        self.state = QueueState(queue.db, clock=clock)
+        self.breaker = CircuitBreaker(ctx.breaker_policy, clock=clock,
+                                      state=state_from_dict(self.state.breaker()),
+                                      listeners=(self._breaker_moved,))
+        self.halted = False
+        self.processed = 0
+        self.acks_since_clear = 0
+        self.retrying: set = set()
+        self.started_at = clock()
+        if self.dead.purge(ctx.cfg.dlq_retention_days):
+            log.info(f"purged dead letters older than {ctx.cfg.dlq_retention_days} days")
+
+    def has_work(self, idle_exit_after: float | None) -> bool:
+        now = self.clock()
+        if idle_exit_after is None:
+            return self.queue.has_work(now)
+        return self.queue.ready_count() > 0 or self.queue.scheduled_count() > 0
+
+    def loop(self, idle_exit_after: float | None) -> bool:
+        """Drain until idle (True) or until stopped, halted or paused by the breaker (False)."""
+        if self._auth_blocked():
+            return False
+        idle_since = None
+        while not self.stop.is_set() and not self.halted:
+            if not self.breaker.allows_jobs:
+                if self.breaker.wants_probe and self.ctx.health_check is not None:
+                    self._probe()
+                    continue
+                if not self.breaker.wants_probe:  # OPEN: no job, no retry spent
+                    if idle_exit_after is None:
+                        self.summary.breaker_open = True
+                        return False
+                    self.wait(self.breaker.seconds_until_probe())
+                    continue
+                # HALF_OPEN without a health check: the next job is the probe
+            now = self.clock()
+            self.queue.promote_due(now)
+            taken = self.queue.take()
+            if taken is not None:
+                idle_since = None
+                self._process(taken, now)
+                continue
+            if idle_exit_after is None:
+                return True
+            next_due = self.queue.next_due()
+            if next_due is not None:
+                idle_since = None
+                self._sleep(next_due - now)
+                continue
+            idle_since = now if idle_since is None else idle_since
+            if now - idle_since >= idle_exit_after:
+                return True
+            self._sleep(idle_exit_after - (now - idle_since))
+        return False
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep up to `seconds`, waking early when another process commits to queue.db."""
+        version = self.queue.data_version()
+        deadline = self.clock() + max(0.0, seconds)
+        while not self.stop.is_set():
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                return
+            self.wait(min(self.ctx.poll_interval, remaining))
+            if self.queue.data_version() != version:
+                return
+
+    def _auth_blocked(self) -> bool:
+        message = self.state.auth_blocked(self.ctx.cfg.token_fingerprint)
+        if message:
+            self.summary.auth_blocked = True
+            self.summary.errors.append(message)
+            self.halted = True
+            return True
+        if self.state.auth_failure():
+            log.info("plex_token changed since Plex rejected it; syncing again")
+            self.state.clear_auth_failure()
+        return False
+
+    def _probe(self) -> None:
+        try:
+            self.ctx.health_check()
+        except PlexAuthError:
+            self.breaker.record_success()  # Plex is up; the next job reports the token problem
+        except Exception as exc:  # noqa: BLE001 - any failed probe keeps the breaker open
+            log.debug(f"Plex health check failed: {type(exc).__name__}: {exc}")
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+
+    def _breaker_moved(self, old: State, new: State) -> None:
+        self.state.save_breaker(state_to_dict(new))
+        if opened(old, new):
+            self.summary.breaker_opened += 1
+            log.warning(f"Plex is unavailable: pausing sync for {self.ctx.breaker_policy.reset_timeout:g} s "
+                        "(circuit breaker open); queued edits are kept")
+        elif new.name == "closed" and old.name != "closed":
+            log.info("Plex is reachable again: sync resumes (circuit breaker closed)")
+
+    def _process(self, taken: TakenJob, now: float) -> None:
+        job = taken.job
+        if not isinstance(job, dict) or not isinstance(job.get("data"), dict):
+            self._dead_letter_corrupt(taken)
+        elif self.queue.is_superseded(job):
+            self._ack(taken)
+            self.summary.superseded += 1
+            log.debug(f"scene {job.get('scene_id')}: skipped an older queued edit (newer one queued)")
+        elif float(job.get("not_before") or 0) > now:
+            self.queue.reschedule(taken, job)  # a delayed job that reached the ready queue
+            return
+        else:
+            self._run(taken, job, now)
+        self._progress()
+
+    def _run(self, taken: TakenJob, job: dict, now: float) -> None:
+        scene = job.get("scene_id")
+        self.state.update_drain_status(running=True, processed=self.processed,
+                                       total=self.processed + 1 + self.queue.ready_count(),
+                                       current_scene=scene, started_at=self.started_at)
+        outcome = job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
+                                     record=self.records.get(scene), now=now, rng=self.ctx.rng)
+        if outcome.plex_answered is True:
+            self.breaker.record_success()
+        elif outcome.plex_answered is False:
+            self.breaker.record_failure()
+        key = job.get("seq", taken.pqid)
+        if outcome.kind == job_policy.RETRY:
+            self.retrying.add(key)
+        else:
+            self.retrying.discard(key)
+        self.summary.retrying = len(self.retrying)
+        getattr(self, f"_on_{outcome.kind}")(taken, outcome)
+
+    def _on_synced(self, taken: TakenJob, outcome) -> None:
+        result = outcome.result
+        if result.record:
+            self.records.put(outcome.scene_id, result.record)
+        self._ack(taken)
+        for warning in result.warnings or ():
+            log.warning(f"scene {outcome.scene_id}: {warning}")
+        if outcome.kind == job_policy.SYNCED:
+            self.summary.synced += 1
+            log.info(f"scene {outcome.scene_id} → Plex {result.rating_key}: {result.summary}")
+        else:
+            self.summary.unchanged += 1
+            log.debug(f"scene {outcome.scene_id} → Plex {result.rating_key}: unchanged")
+
+    _on_unchanged = _on_synced
+
+    def _on_skipped(self, taken: TakenJob, outcome) -> None:
+        self.records.mark_skipped(outcome.scene_id, outcome.reason)
+        self._ack(taken)
+        self.summary.skipped += 1
+        log.info(f"scene {outcome.scene_id}: {outcome.reason}")
+
+    def _on_retry(self, taken: TakenJob, outcome) -> None:
+        self.queue.reschedule(taken, outcome.job)
+        delay = outcome.job["not_before"] - self.clock()
+        log.warning(f"scene {outcome.scene_id}: {outcome.reason}; retry "
+                    f"{outcome.job['attempts']} in {max(0.0, delay):.0f} s")
+
+    def _on_dead_letter(self, taken: TakenJob, outcome) -> None:
+        self.dead.add(outcome.job, reason_code=outcome.reason_code, reason=outcome.reason,
+                      error_class=outcome.error_class, candidates=outcome.candidates)
+        self._ack(taken)
+        self.summary.dead_lettered += 1
+        message = f"scene {outcome.scene_id}: {outcome.reason}"
+        self.summary.errors.append(message)
+        log.error(f"{message} (dead-lettered; see the dlq_list task)")
+
+    def _on_auth_stop(self, taken: TakenJob, outcome) -> None:
+        self.queue.put_back(taken)  # not the job's fault: no DLQ entry, no retry spent
+        self.state.record_auth_failure(self.ctx.cfg.token_fingerprint, outcome.reason)
+        self.summary.auth_stopped = True
+        self.summary.errors.append(outcome.reason)
+        self.halted = True
+        log.error(f"{outcome.reason}; syncing stops until the token is changed")
+
+    def _dead_letter_corrupt(self, taken: TakenJob) -> None:
+        job = taken.job if isinstance(taken.job, dict) else {"scene_id": "?", "raw": taken.job}
+        reason = "a queued job is malformed (not a PlexSync job); it was set aside"
+        self.dead.add(job, reason_code=INVALID_SNAPSHOT, reason=reason, error_class="CorruptJob")
+        self._ack(taken)
+        self.summary.dead_lettered += 1
+        self.summary.errors.append(reason)
+        log.error(reason)
+
+    def _ack(self, taken: TakenJob) -> None:
+        self.queue.ack(taken)
+        self.acks_since_clear += 1
+        if self.acks_since_clear >= CLEAR_ACKED_EVERY:
+            self.queue.clear_acked()
+            self.acks_since_clear = 0
+
+    def _progress(self) -> None:
+        self.processed += 1
+        if self.on_progress is not None:
+            self.on_progress(self.processed, self.processed + self.queue.ready_count())
+
+    def finish(self, started: float) -> None:
+        self.queue.clear_acked()
+        self.summary.waiting = self.queue.scheduled_count()
+        self.summary.next_due = self.queue.next_due()
+        self.summary.elapsed = self.clock() - started
+        self.state.update_drain_status(running=False, processed=self.processed,
+                                       total=self.processed, started_at=self.started_at)

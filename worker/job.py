@@ -1,0 +1,131 @@
+"""Run one job and decide what happens to it: the per-job error policy, in one place.
+
+run_job() validates the snapshot, calls the sync seam and turns the result or the error into
+an Outcome; it touches no database. The drain loop applies the Outcome (ack, reschedule,
+dead-letter, stop) and feeds the breaker, so the policy is testable as a plain function.
+
+Policy (the error class alone decides, plex.errors translated it at the boundary):
+- PlexUnavailable: a breaker failure; retry on the STANDARD schedule, then dead-letter.
+- PlexAuthError: stop draining, one clear error; the job goes back untouched (no DLQ entry).
+- PlexBadRequest, AmbiguousMatch, an invalid snapshot: dead-letter at once, with the reason.
+- ItemNotFound: record and skip (skip_not_found), else the NOT_FOUND schedule, then DLQ; only
+  the first attempt may ask Plex to scan the folder (one scan per job, not one per retry).
+- Anything else: STANDARD retries, then dead-letter naming the error class.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from pydantic import ValidationError
+
+from plex.errors import (AmbiguousMatch, ItemNotFound, PlexAuthError, PlexBadRequest,
+                         PlexUnavailable)
+from sync_queue import dlq
+from validation.config import Config
+from validation.models import SyncMetadata
+from worker.backoff import NOT_FOUND, Schedule, Uniform, standard_for
+
+SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP = (
+    "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop")
+
+
+class SyncResultLike(Protocol):
+    """What the drain reads of plex.sync.SyncResult."""
+    rating_key: str
+    summary: str
+    record: dict
+    warnings: tuple
+
+
+# (snapshot, previous record, allow_scan) -> SyncResult; raises plex.errors only.
+SyncJob = Callable[[dict, "dict | None", bool], SyncResultLike]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str
+    job: dict                      # for RETRY: the updated copy (attempts, not_before)
+    result: SyncResultLike | None = None
+    reason_code: str = ""
+    reason: str = ""               # a sentence for a person (DLQ, summary, log)
+    error_class: str = ""
+    candidates: tuple = ()
+    plex_answered: bool | None = None  # True: breaker success; False: breaker failure
+
+    @property
+    def scene_id(self):
+        return self.job.get("scene_id")
+
+
+def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, now: float,
+            rng: Uniform = random.uniform) -> Outcome:
+    """Sync one job and classify what happened; never raises for a job-level problem."""
+    try:
+        snapshot = SyncMetadata.model_validate(job.get("data")).as_snapshot()
+    except ValidationError as exc:
+        return _dead(job, now, dlq.INVALID_SNAPSHOT, exc,
+                     f"the queued scene data is invalid ({_validation_summary(exc)}); "
+                     "save the scene in Stash again to queue a fresh copy")
+    attempts = int(job.get("attempts") or 0)
+    try:
+        result = sync_job(snapshot, record, attempts == 0)
+    except PlexUnavailable as exc:
+        return _retry_or_dead(job, now, rng, standard_for(cfg.max_retries), exc,
+                              dlq.RETRIES_EXHAUSTED, plex_answered=False)
+    except PlexAuthError as exc:
+        return Outcome(AUTH_STOP, job, reason=str(exc), error_class=type(exc).__name__)
+    except AmbiguousMatch as exc:
+        return _dead(job, now, dlq.AMBIGUOUS_MATCH, exc, str(exc), tuple(exc.candidates),
+                     plex_answered=True)
+    except PlexBadRequest as exc:
+        return _dead(job, now, dlq.BAD_REQUEST, exc, f"Plex refused the edit: {exc}",
+                     plex_answered=True)
+    except ItemNotFound as exc:
+        if cfg.skip_not_found:
+            return Outcome(SKIPPED, job, reason=f"not in Plex, skipped (skip_not_found): {exc}",
+                           error_class=type(exc).__name__, plex_answered=True)
+        return _retry_or_dead(job, now, rng, NOT_FOUND, exc, dlq.NOT_FOUND, plex_answered=True)
+    except Exception as exc:  # noqa: BLE001 - the policy's catch-all: retry, then dead-letter
+        return _retry_or_dead(job, now, rng, standard_for(cfg.max_retries), exc,
+                              dlq.UNEXPECTED_ERROR)
+    return Outcome(SYNCED if result.summary else UNCHANGED, job, result=result, plex_answered=True)
+
+
+def _retry_or_dead(job: dict, now: float, rng: Uniform, schedule: Schedule, exc: Exception,
+                   reason_code: str, plex_answered: bool | None = None) -> Outcome:
+    failures = int(job.get("attempts") or 0) + 1
+    failed = dict(job, attempts=failures, first_failed_at=job.get("first_failed_at") or now,
+                  last_error=f"{type(exc).__name__}: {exc}"[:500])
+    if schedule.exhausted(failures):
+        return _dead(failed, now, reason_code, exc, _gave_up(reason_code, failures, exc, job),
+                     plex_answered=plex_answered)
+    failed["not_before"] = now + schedule.delay(failures - 1, rng)
+    return Outcome(RETRY, failed, reason=f"{type(exc).__name__}: {exc}",
+                   error_class=type(exc).__name__, plex_answered=plex_answered)
+
+
+def _dead(job: dict, now: float, reason_code: str, exc: Exception, reason: str,
+          candidates: tuple = (), plex_answered: bool | None = None) -> Outcome:
+    job = dict(job, first_failed_at=job.get("first_failed_at") or now)
+    return Outcome(DEAD_LETTER, job, reason_code=reason_code, reason=reason,
+                   error_class=type(exc).__name__, candidates=candidates,
+                   plex_answered=plex_answered)
+
+
+def _gave_up(reason_code: str, failures: int, exc: Exception, job: dict) -> str:
+    if reason_code == dlq.NOT_FOUND:
+        files = (job.get("data") or {}).get("files") or ["?"]
+        return (f"Plex still has no item for {files[0]} after {failures} attempts ({exc}); "
+                "check path_map and plex_libraries, or set skip_not_found")
+    if reason_code == dlq.RETRIES_EXHAUSTED:
+        return f"Plex kept failing, gave up after {failures} attempts: {exc}"
+    return f"unexpected {type(exc).__name__} after {failures} attempts: {exc}"
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    # Field path and message only: the input value may be 100,000 characters of hostile text.
+    parts = [f"{'.'.join(str(p) for p in err['loc']) or 'data'}: {err['msg']}"
+             for err in exc.errors()[:3]]
+    return "; ".join(parts)

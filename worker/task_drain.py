@@ -1,0 +1,179 @@
+"""Process Queue: drain in the foreground with progress, or watch the drainer that already is.
+
+Exactly one process may drain (persist-queue is not safe for two getters; the drain lock says
+who). So when a background drainer holds the lock, this task reports THAT drainer's progress
+from the drain status it writes to queue.db, and drains only what is left once it has let go.
+Jobs still scheduled for later (retries, new scenes) at the end get a background drainer, so
+nothing waits for the next edit in Stash to be synced.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hooks.drainer_launch import start_drainer_if_idle
+from sync_queue.lock import drain_lock_held, lock_holder_pid
+from sync_queue.state import QueueState
+from sync_queue.store import QueueStore, connect
+from worker import task_format as fmt
+from worker.background import build_plex_context
+from worker.breaker import Open, Policy, state_from_dict
+from worker.drain import DrainSummary
+from worker.sync_worker import SyncWorker
+from worker.task_env import TaskEnv, TaskResult
+
+WATCH_POLL_S = 0.5
+JOIN_SLICE_S = 0.2  # the main thread wakes this often to pass a stop request on
+
+
+@dataclass
+class DrainReport:
+    summary: DrainSummary | None  # our own drain; None when we did not drain
+    background: dict | None       # the drainer we watched: pid, processed, total, paused
+    drainer_started: bool
+    stopped: bool                 # the user asked to stop (Ctrl-C); nothing was lost
+    queue: dict                   # QueueStore.counts() afterwards
+
+    @property
+    def ok(self) -> bool:
+        s = self.summary
+        paused = bool(self.background and self.background.get("paused"))
+        return not paused and (s is None or not (s.errors or s.breaker_open))
+
+
+def process_queue(env: TaskEnv) -> TaskResult:
+    report = drain_queue(env, 0.0, 1.0)
+    return TaskResult(render("Process Queue", report), report_data(report), report.ok)
+
+
+def drain_queue(env: TaskEnv, start: float, end: float) -> DrainReport:
+    """Watch a running drainer, then drain what is left; progress covers [start, end]."""
+    background = None
+    if drain_lock_held(env.data_dir):
+        middle = start + (end - start) / 2
+        background = watch_background(env, start, middle)
+        start = middle
+    summary = None
+    if not env.stop.is_set() and not drain_lock_held(env.data_dir):
+        summary = drain_now(env, start, end)
+    queue = _counts(env)
+    started = False
+    if _stranded(env, summary, queue):
+        started = start_drainer_if_idle(env.plugin_dir, env.data_dir, env.drainer_payload())
+    return DrainReport(summary, background, started, env.stop.is_set(), queue)
+
+
+def drain_now(env: TaskEnv, start: float, end: float) -> DrainSummary:
+    """THE drain (worker.drain via SyncWorker), ready jobs only, in this process."""
+    ctx, index = build_plex_context(env.cfg, env.data_dir, env.stash.fetch_image)
+    env.reporter.phase("syncing to Plex", start, end)
+    worker = SyncWorker(ctx, idle_exit_after=None, on_progress=env.reporter.update)
+    try:
+        worker.start()
+        while worker.is_alive():  # in slices: the main thread stays free for Ctrl-C
+            worker.join(JOIN_SLICE_S)
+            if env.stop.is_set():
+                worker.stop_event.set()
+    finally:
+        worker.stop_event.set()
+        worker.join()
+        index.close()
+    if worker.error is not None:
+        raise worker.error
+    return worker.summary
+
+
+def watch_background(env: TaskEnv, start: float, end: float) -> dict:
+    """Report the lock holder's progress until it has nothing ready left or lets go."""
+    pid = lock_holder_pid(env.data_dir)
+    env.reporter.phase(f"background drainer (pid {pid}) syncing", start, end)
+    conn = connect(env.data_dir)
+    state, store = QueueState(conn), QueueStore(env.data_dir)
+    status: dict = {}
+    paused = False
+    try:
+        while not env.stop.is_set():
+            status = state.drain_status() or status
+            env.reporter.update(int(status.get("processed") or 0), status.get("total") or None)
+            if not drain_lock_held(env.data_dir):
+                break
+            counts = store.counts()
+            if not counts["ready"] and not counts["in_flight"]:
+                break  # only scheduled jobs left: the drainer sleeps until they are due
+            if isinstance(state_from_dict(state.breaker()).at(time.time(), Policy()), Open):
+                paused = True  # Plex is down: the drainer waits for the breaker, so would we
+                break
+            env.stop.wait(WATCH_POLL_S)
+    finally:
+        store.close()
+        conn.close()
+    return {"pid": pid, "processed": int(status.get("processed") or 0),
+            "total": int(status.get("total") or 0), "paused": paused,
+            "still_running": drain_lock_held(env.data_dir)}
+
+
+def _counts(env: TaskEnv) -> dict:
+    with QueueStore(env.data_dir) as store:
+        return store.counts()
+
+
+def _stranded(env: TaskEnv, summary: DrainSummary | None, queue: dict) -> bool:
+    """Jobs left that nobody would drain until the next edit in Stash."""
+    if env.stop.is_set():
+        return False  # the user stopped us: starting another drainer would defy that
+    if summary is not None and (summary.auth_stopped or summary.auth_blocked):
+        return False  # Plex rejects the token: a drainer would stop at once
+    return bool(queue["scheduled"] or queue["ready"])
+
+
+def headline(name: str, report: DrainReport) -> str:
+    s = report.summary or DrainSummary()
+    return (f"{name}: synced {s.synced}, unchanged {s.unchanged}, retrying {s.retrying}, "
+            f"dead-lettered {s.dead_lettered} in {s.elapsed:.1f} s")
+
+
+def drain_rows(report: DrainReport) -> list[tuple[str, str]]:
+    s, q, rows = report.summary, report.queue, []
+    bg = report.background
+    if bg:
+        note = " (paused: Plex is unavailable, circuit breaker open)" if bg["paused"] else ""
+        rows.append(("background drainer", f"pid {bg['pid']}: {bg['processed']} of "
+                                           f"{bg['total']} jobs done while this task waited{note}"))
+    if s is not None and s.lock_busy:
+        rows.append(("drain", "another drainer took the queue; it syncs the rest"))
+    elif s is not None:
+        rows += [("synced", str(s.synced)), ("unchanged", str(s.unchanged))]
+        rows += [(label, str(n)) for label, n in (("superseded", s.superseded),
+                                                  ("skipped", s.skipped)) if n]
+        rows += [("retrying", str(s.retrying)), ("dead-lettered", str(s.dead_lettered)),
+                 ("time", fmt.seconds(s.elapsed))]
+        if s.breaker_open:
+            rows.append(("paused", "Plex is unavailable (circuit breaker open); queued jobs kept"))
+    waiting = f"{q['scheduled']} waiting"
+    if q["next_due"]:
+        waiting += f" (next at {fmt.clock(q['next_due'])})"
+    rows.append(("left in queue", f"{q['ready']} ready, {waiting}"))
+    if report.stopped:
+        rows.append(("stopped", "on request, after the current job; nothing was lost"))
+    elif report.drainer_started:
+        rows.append(("background", "started a background drainer for the jobs left"))
+    elif (q["ready"] or q["scheduled"]) and bg and bg.get("still_running"):
+        rows.append(("background", f"the drainer (pid {bg['pid']}) syncs the jobs left"))
+    for n, error in enumerate((s.errors if s else [])[:10]):
+        rows.append(("errors" if n == 0 else "", error))
+    return rows
+
+
+def render(name: str, report: DrainReport) -> str:
+    return fmt.table(headline(name, report), drain_rows(report))
+
+
+def report_data(report: DrainReport) -> dict:
+    s = report.summary
+    own = None if s is None else {
+        "synced": s.synced, "unchanged": s.unchanged, "superseded": s.superseded,
+        "skipped": s.skipped, "retrying": s.retrying, "dead_lettered": s.dead_lettered,
+        "elapsed_s": round(s.elapsed, 3), "errors": list(s.errors), "lock_busy": s.lock_busy,
+        "breaker_open": s.breaker_open, "auth_stopped": s.auth_stopped or s.auth_blocked}
+    return {"drain": own, "background": report.background, "stopped": report.stopped,
+            "drainer_started": report.drainer_started, "queue": report.queue}
