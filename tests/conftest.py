@@ -13,3 +13,4 @@ PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 @pytest.fixture
 def project_root() -> pathlib.Path:
     return PROJECT_ROOT
+from tests.e2e_fixtures import *  # noqa: F401,F403,E402

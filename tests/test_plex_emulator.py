@@ -1,6 +1,6 @@
 """The Plex emulator, driven by the real plexapi 4.18 (and raw HTTP where plexapi hides the wire).
 
-Faults and the 50,000-item performance check live in test_plex_emulator_faults.py.
+Faults (down, fail, latency, hang, drop) live in test_plex_emulator_faults.py.
 """
 from __future__ import annotations
 

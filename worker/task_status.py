@@ -42,7 +42,12 @@ def queue_status(env: TaskEnv) -> TaskResult:
                  last_run)
     title = (f"Queue Status: {counts['ready']} pending, {counts['scheduled']} waiting, "
              f"{counts['dead_letters']} dead letters")
-    return TaskResult(fmt.table(title, rows), data, ok=not auth and breaker["state"] == "closed")
+    return TaskResult(fmt.table(title, rows), data, ok=_healthy(counts, breaker, auth))
+
+
+def _healthy(counts: dict, breaker: dict, auth) -> bool:
+    """Nothing needs the user: no dead letters, Plex reachable, token accepted."""
+    return not auth and not counts["dead_letters"] and breaker["state"] == "closed"
 
 
 def _breaker(stored: dict | None) -> dict:

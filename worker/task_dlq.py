@@ -1,0 +1,117 @@
+"""Dead Letters: list them with what to do, retry them (all or one reason), purge old ones.
+
+A dead letter is a job PlexSync gave up on; its reason sentence says what to fix. Retry puts
+the jobs back with a fresh retry budget and drains at once, so the answer shows whether the
+fix worked. Jobs keep their sequence number: a scene edited since is not overwritten by the
+older retried copy (newest wins).
+"""
+from __future__ import annotations
+
+from sync_queue import dlq
+from sync_queue.store import connect
+from worker import task_format as fmt
+from worker.task_drain import drain_queue, drain_rows, headline, report_data
+from worker.task_env import TaskEnv, TaskError, TaskResult
+
+REASON_CODES = (dlq.AMBIGUOUS_MATCH, dlq.BAD_REQUEST, dlq.INVALID_SNAPSHOT, dlq.NOT_FOUND,
+                dlq.RETRIES_EXHAUSTED, dlq.UNEXPECTED_ERROR)
+LIST_LIMIT = 100  # a Stash log line per entry beyond this helps nobody; --json has them all
+
+
+def dlq_list(env: TaskEnv) -> TaskResult:
+    reason = _reason_arg(env)
+    conn = connect(env.data_dir)
+    try:
+        dead = dlq.DeadLetters(conn)
+        counts = dead.counts_by_reason()
+        entries = dead.list(reason)
+    finally:
+        conn.close()
+    total = sum(counts.values())
+    title = f"Dead Letters: {total}" + (f" ({fmt.by_reason(counts)})" if total else "")
+    if reason:
+        title += f"; showing {len(entries)} with reason {reason}"
+    lines = [title] + _entry_lines(entries[:LIST_LIMIT])
+    if len(entries) > LIST_LIMIT:
+        lines.append(f"  … and {len(entries) - LIST_LIMIT} more (process_queue.py dlq list --json)")
+    if entries:
+        lines.append("Fix what the reason says, then run Retry Dead Letters "
+                     "(process_queue.py dlq retry [--reason REASON]).")
+    data = {"counts": counts, "entries": [_entry_data(e) for e in entries]}
+    return TaskResult("\n".join(lines), data)
+
+
+def _entry_lines(entries) -> list[str]:
+    if not entries:
+        return ["  (none)"]
+    head = ("scene", "title", "reason", "attempts", "last failure")
+    cells = [(str(e.scene_id), fmt.short(e.title, 30).strip("'") or "(untitled)",
+              e.reason_code, str(e.attempts), fmt.when(e.last_failure)) for e in entries]
+    widths = [max(len(row[i]) for row in [head, *cells]) for i in range(len(head))]
+    indent = " " * (2 + widths[0] + 2)
+    lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
+    for entry, row in zip(entries, cells):
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        lines.append(f"{indent}why: {entry.reason}")
+        for n, candidate in enumerate(entry.candidates):
+            label = "candidates: " if n == 0 else " " * len("candidates: ")
+            lines.append(f"{indent}{label}'{candidate.get('title')}' (ratingKey "
+                         f"{candidate.get('rating_key')}, {candidate.get('file')})")
+    return lines
+
+
+def _entry_data(entry) -> dict:
+    return {"id": entry.id, "scene_id": entry.scene_id, "title": entry.title,
+            "reason_code": entry.reason_code, "reason": entry.reason,
+            "error_class": entry.error_class, "candidates": entry.candidates,
+            "attempts": entry.attempts, "first_failure": entry.first_failure,
+            "last_failure": entry.last_failure}
+
+
+def dlq_retry(env: TaskEnv) -> TaskResult:
+    reason = _reason_arg(env)
+    conn = connect(env.data_dir)
+    try:
+        dead = dlq.DeadLetters(conn)
+        before = dead.counts_by_reason()
+        requeued = dead.retry(reason)
+    finally:
+        conn.close()
+    which = f"with reason {reason}" if reason else "all"
+    report = drain_queue(env, 0.0, 1.0)
+    rows = [("re-queued", f"{requeued} dead letters ({which}"
+                          f"{'; ' + fmt.by_reason(before) if before and not reason else ''})")]
+    rows += drain_rows(report)
+    data = {"requeued": requeued, "reason": reason, **report_data(report)}
+    return TaskResult(fmt.table(headline("Retry Dead Letters", report), rows), data, report.ok)
+
+
+def dlq_purge(env: TaskEnv) -> TaskResult:
+    raw = env.arg("days", env.cfg.dlq_retention_days)
+    try:
+        days = float(raw)
+    except (TypeError, ValueError):
+        raise TaskError(f"argument 'days' must be a number of days, got {raw!r}") from None
+    if days < 0:
+        raise TaskError(f"argument 'days' must be 0 or more, got {raw!r}")
+    conn = connect(env.data_dir)
+    try:
+        dead = dlq.DeadLetters(conn)
+        purged = dead.purge(days)
+        left = sum(dead.counts_by_reason().values())
+    finally:
+        conn.close()
+    text = (f"Purge Dead Letters: removed {purged} dead letters older than {days:g} days; "
+            f"{left} left")
+    return TaskResult(text, {"purged": purged, "days": days, "left": left})
+
+
+def _reason_arg(env: TaskEnv) -> str | None:
+    reason = env.arg("reason")
+    if reason is None:
+        return None
+    reason = str(reason).strip().lower()
+    if reason not in REASON_CODES:
+        raise TaskError(f"argument 'reason' must be one of {', '.join(REASON_CODES)}; "
+                        f"got {reason!r}")
+    return reason
