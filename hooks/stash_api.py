@@ -25,13 +25,22 @@ fragment PlexSyncScene on Scene {
 }
 """
 
-# Settings and scenes in ONE round trip: the hook's whole Stash cost is this request.
-HOOK_BUNDLE_QUERY = """
-query PlexSyncHookBundle($plugin: [ID!], $ids: [ID!]) {
-  configuration { plugins(include: $plugin) }
-  findScenes(ids: $ids, filter: {per_page: -1}) { count scenes { ...PlexSyncScene } }
-}
-""" + SCENE_FIELDS
+
+def hook_bundle_document(count: int) -> str:
+    """Settings plus `count` scenes in ONE round trip: the hook's whole Stash cost.
+
+    One aliased findScene per id rather than findScenes(ids:), because Stash fails the whole
+    findScenes query when one id no longer exists (a bulk edit racing a delete), while
+    findScene answers null for just that scene.
+    """
+    params = "".join(f", $id{n}: ID" for n in range(count))
+    scenes = "\n".join(f"  s{n}: findScene(id: $id{n}) {{ ...PlexSyncScene }}" for n in range(count))
+    return (f"query PlexSyncHookBundle($plugin: [ID!]{params}) {{\n"
+            f"  configuration {{ plugins(include: $plugin) }}\n{scenes}\n}}\n" + SCENE_FIELDS)
+
+
+# The single-scene form, validated against Stash's schema with the other documents.
+HOOK_BUNDLE_QUERY = hook_bundle_document(1)
 
 SETTINGS_QUERY = """
 query PlexSyncSettings($plugin: [ID!]) {
@@ -135,9 +144,11 @@ class StashClient:
 
     def hook_bundle(self, scene_ids: list) -> tuple[dict, list]:
         """PlexSync's settings and the given scenes, in one request."""
-        data = self.execute(HOOK_BUNDLE_QUERY, {"plugin": [PLUGIN_ID],
-                                                "ids": [str(i) for i in scene_ids]})
-        return _plugin_settings(data), (data.get("findScenes") or {}).get("scenes") or []
+        ids = [str(i) for i in scene_ids]
+        variables = {"plugin": [PLUGIN_ID], **{f"id{n}": i for n, i in enumerate(ids)}}
+        data = self.execute(hook_bundle_document(len(ids)), variables)
+        scenes = [data.get(f"s{n}") for n in range(len(ids))]
+        return _plugin_settings(data), [scene for scene in scenes if scene]
 
     def find_scenes_page(self, page: int, per_page: int,
                          updated_since: str | None = None) -> tuple[int, list]:

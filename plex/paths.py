@@ -96,4 +96,4 @@ def parent_folder(path: str) -> str:
 
 def basename(path: str) -> str:
     """The file name, whichever separator the path uses."""
-    return re.split(r"[\\/]", path.rstrip("\\/"))[-1]
+    return path.replace("\\", "/").rstrip("/").rpartition("/")[2]

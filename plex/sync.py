@@ -44,7 +44,7 @@ def sync_scene(client, index: PathIndex, cfg: Config, snapshot: dict, record: di
     may_scan = allow_scan and cfg.trigger_plex_scan and not dry_run
     found, item = _locate(client, index, cfg, snapshot, previous, may_scan)
     # What PlexSync wrote to ANOTHER item (the scene was re-matched) says nothing about this one.
-    ours = previous if previous.get("rating_key") == item.rating_key else {}
+    ours = previous if str(previous.get("rating_key")) == item.rating_key else {}
     plan = plan_edits(item, snapshot, cfg, ours or None)
     warnings = [found.warning] if found.warning else []
     if plan.preserved:
@@ -79,7 +79,7 @@ def _locate(client, index, cfg, snapshot, previous, may_scan) -> tuple[Match, It
     """The scene's item, fully reloaded; a cached or indexed match is verified by its files."""
     paths = plex_paths(snapshot, cfg)
     if previous.get("rating_key"):
-        item = _fetch_or_none(client, index, previous["rating_key"])
+        item = _fetch_or_none(client, index, str(previous["rating_key"]))
         if item is not None and _holds(item, paths):
             return Match("HIGH", item.rating_key, item.section_id), item
         if item is not None:  # the file moved away from the cached item: fix the index

@@ -416,3 +416,74 @@ def test_progress_and_drain_status_are_reported(tmp_path):
     final = QueueState(tmp_path).drain_status()
     assert not final["running"] and final["processed"] == 3
     assert summary.line().startswith("synced 3, unchanged 0 in ")
+
+
+# -- the detached drainer process (python -m worker --background) ---------------------------
+
+PAYLOAD = {"server_connection": {"Scheme": "http", "Host": "127.0.0.1", "Port": 9,
+                                 "SessionCookie": {"Value": "cookie-s3cret-value"}},
+           "settings": {"plex_url": "http://127.0.0.1:9", "plex_token": "plex-s3cret-token"}}
+
+
+def start_background(data_dir):
+    import json
+    proc = subprocess.Popen([sys.executable, "-m", "worker", "--background"], cwd=ROOT,
+                            env=dict(os.environ, PLEXSYNC_DATA_DIR=str(data_dir)),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(json.dumps(PAYLOAD).encode())
+    proc.stdin.close()
+    return proc
+
+
+def cpu_seconds(pid):
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_background_drainer_exits_quietly_when_another_holds_the_lock(tmp_path):
+    enqueue(tmp_path, make_job(1))
+    lock = DrainLock(tmp_path)
+    assert lock.try_acquire()
+    try:
+        proc = start_background(tmp_path)
+        assert proc.wait(30) == 0
+    finally:
+        lock.release()
+    assert proc.stdout.read() == b"" and proc.stderr.read() == b""
+    assert QueueStore(tmp_path).counts()["ready"] == 1
+    assert QueueStore(tmp_path).take_unreported_drain_summary() is None
+
+
+@pytest.mark.skipif(os.name == "nt", reason="uses SIGTERM")
+def test_background_drainer_sleeps_on_a_scheduled_job_and_stops_cleanly(tmp_path):
+    enqueue(tmp_path, make_job(1, not_before=time.time() + 3600))
+    proc = start_background(tmp_path)
+    deadline = time.time() + 30
+    while not drain_lock_held(tmp_path) and time.time() < deadline:
+        time.sleep(0.05)
+    assert drain_lock_held(tmp_path) and proc.poll() is None  # alive, waiting for the job
+    time.sleep(1.0)
+    before = cpu_seconds(proc.pid)
+    time.sleep(3.0)
+    if before is not None:  # Linux: the sleeping drainer is idle, not polling hard
+        assert cpu_seconds(proc.pid) - before < 0.15
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert not drain_lock_held(tmp_path)
+    counts = QueueStore(tmp_path).counts()
+    assert (counts["scheduled"], counts["ready"], counts["in_flight"]) == (1, 0, 0)
+    log_text = (tmp_path / "drainer.log").read_text()
+    assert "stopping after the current job" in log_text
+    assert "s3cret" not in log_text
+
+
+def test_background_drainer_exits_by_itself_when_idle(tmp_path):
+    QueueStore(tmp_path).close()
+    start = time.time()
+    proc = start_background(tmp_path)
+    assert proc.wait(30) == 0
+    assert time.time() - start >= 2.0  # it waited the idle period for late jobs
+    assert not drain_lock_held(tmp_path)

@@ -162,7 +162,8 @@ def test_round_trip_batch_edits(plex, plex_api):
     movie.saveEdits()
     assert plex.count("PUT") == 1 and plex.count("GET", "/library/metadata") == 0
     movie.reload()
-    assert movie.title == "Título: \"Uno\" & <dos>" and movie.summary == "Line 1\nLine 2 ✓ שלום"
+    assert movie.title == "Título: \"Uno\" & <dos>"
+    assert movie.summary == "Line 1\nLine 2 ✓ שלום"
     assert movie.studio == "Studio & Co"
     assert movie.originallyAvailableAt.strftime("%Y-%m-%d") == "2024-01-31"
     assert [g.tag for g in movie.genres] == ["Rock, Pop", 'Say "Hi"', "Drama"]

@@ -316,6 +316,22 @@ def test_scene_without_cover_gets_stash_svg_and_unknown_ids_404(stash, stash_lib
         == "image/svg+xml"
 
 
+def test_performer_image_helper_replaces_the_default(stash, stash_library):
+    bob = stash_library.performers["Bob O'Brien"]
+    stash.advance_time(2)
+    stash.set_performer_image(bob, make_png("bob"))
+    path = data(stash, '{ findPerformers(ids: ["%d"]) { performers { image_path } } }' % bob
+                )["findPerformers"]["performers"][0]["image_path"]
+    assert "default=true" not in path and requests.get(path, timeout=5).content == make_png("bob")
+
+
+def test_deleted_scene_disappears_everywhere(stash):
+    stash.delete_scene(2)
+    assert stash.scene(2) is None and data(stash, "{ findScene(id: 2) { id } }") == {"findScene": None}
+    assert find_ids(stash, {"per_page": -1}) == (4, [1, 3, 4, 5])
+    assert requests.get(f"{stash.url}/scene/2/screenshot", timeout=5).status_code == 404
+
+
 def test_urls_follow_host_and_forwarded_headers(stash):
     query = "{ findScene(id: 1) { paths { screenshot } performers { image_path } } }"
     scene = data(stash, query, headers={"Host": "stash.lan:9999"})["findScene"]

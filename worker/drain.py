@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from plex.errors import PlexAuthError
-from sync_queue.dlq import INVALID_SNAPSHOT, DeadLetters
+from sync_queue.dlq import DeadLetters
 from sync_queue.jobs import JobQueue, TakenJob
 from sync_queue.lock import DrainLock
 from sync_queue.records import SyncRecords
@@ -75,6 +75,15 @@ class DrainSummary:
         return (self.synced + self.unchanged + self.superseded + self.skipped
                 + self.dead_lettered)
 
+    def count(self, outcome: job_policy.Outcome) -> None:
+        """Add one settled job to the counts; problems a person must act on go to errors."""
+        counter = _COUNTERS.get(outcome.kind)
+        if counter:
+            setattr(self, counter, getattr(self, counter) + 1)
+        if outcome.kind in (job_policy.DEAD_LETTER, job_policy.AUTH_STOP):
+            self.errors.append(outcome.headline)
+        self.auth_stopped = self.auth_stopped or outcome.kind == job_policy.AUTH_STOP
+
     def line(self) -> str:
         """One line for Stash's log: counts, time, and the errors a person must act on."""
         if self.lock_busy:
@@ -96,6 +105,10 @@ class DrainSummary:
             more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
             text += "; errors: " + " | ".join(shown) + more
         return text
+
+
+_COUNTERS = {job_policy.SYNCED: "synced", job_policy.UNCHANGED: "unchanged",
+             job_policy.SKIPPED: "skipped", job_policy.DEAD_LETTER: "dead_lettered"}
 
 
 def drain(ctx: DrainContext, *, idle_exit_after: float | None = None,
@@ -147,18 +160,17 @@ class _Run:
                  wait):
         self.ctx, self.queue, self.summary = ctx, queue, summary
         self.stop, self.on_progress, self.clock, self.wait = stop, on_progress, clock, wait
-        self.records = SyncRecords(queue.db, clock=clock)
-        self.dead = DeadLetters(queue.db, clock=clock)
         self.state = QueueState(queue.db, clock=clock)
+        self.stores = job_policy.Stores(queue, SyncRecords(queue.db, clock=clock),
+                                        DeadLetters(queue.db, clock=clock), self.state)
         self.breaker = CircuitBreaker(ctx.breaker_policy, clock=clock,
                                       state=state_from_dict(self.state.breaker()),
                                       listeners=(self._breaker_moved,))
         self.halted = False
         self.processed = 0
-        self.acks_since_clear = 0
         self.retrying: set = set()
         self.started_at = clock()
-        if self.dead.purge(ctx.cfg.dlq_retention_days):
+        if self.stores.dead.purge(ctx.cfg.dlq_retention_days):
             log.info(f"purged dead letters older than {ctx.cfg.dlq_retention_days} days")
 
     def has_work(self, idle_exit_after: float | None) -> bool:
@@ -251,17 +263,21 @@ class _Run:
     def _process(self, taken: TakenJob, now: float) -> None:
         job = taken.job
         if not isinstance(job, dict) or not isinstance(job.get("data"), dict):
-            self._dead_letter_corrupt(taken)
+            self._settle(job_policy.corrupt(job), taken, now)
         elif self.queue.is_superseded(job):
-            self._ack(taken)
+            self.queue.ack(taken)
             self.summary.superseded += 1
-            log.debug(f"scene {job.get('scene_id')}: skipped an older queued edit (newer one queued)")
+            log.debug(f"scene {job.get('scene_id')}: an older queued edit skipped (newer one queued)")
         elif float(job.get("not_before") or 0) > now:
             self.queue.reschedule(taken, job)  # a delayed job that reached the ready queue
             return
         else:
             self._run(taken, job, now)
-        self._progress()
+        self.processed += 1
+        if self.processed % CLEAR_ACKED_EVERY == 0:
+            self.queue.clear_acked()
+        if self.on_progress is not None:
+            self.on_progress(self.processed, self.processed + self.queue.ready_count())
 
     def _run(self, taken: TakenJob, job: dict, now: float) -> None:
         scene = job.get("scene_id")
@@ -269,7 +285,8 @@ class _Run:
                                        total=self.processed + 1 + self.queue.ready_count(),
                                        current_scene=scene, started_at=self.started_at)
         outcome = job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
-                                     record=self.records.get(scene), now=now, rng=self.ctx.rng)
+                                     record=self.stores.records.get(scene), now=now,
+                                     rng=self.ctx.rng)
         if outcome.plex_answered is True:
             self.breaker.record_success()
         elif outcome.plex_answered is False:
@@ -280,73 +297,12 @@ class _Run:
         else:
             self.retrying.discard(key)
         self.summary.retrying = len(self.retrying)
-        getattr(self, f"_on_{outcome.kind}")(taken, outcome)
+        self._settle(outcome, taken, now)
 
-    def _on_synced(self, taken: TakenJob, outcome) -> None:
-        result = outcome.result
-        if result.record:
-            self.records.put(outcome.scene_id, result.record)
-        self._ack(taken)
-        for warning in result.warnings or ():
-            log.warning(f"scene {outcome.scene_id}: {warning}")
-        if outcome.kind == job_policy.SYNCED:
-            self.summary.synced += 1
-            log.info(f"scene {outcome.scene_id} → Plex {result.rating_key}: {result.summary}")
-        else:
-            self.summary.unchanged += 1
-            log.debug(f"scene {outcome.scene_id} → Plex {result.rating_key}: unchanged")
-
-    _on_unchanged = _on_synced
-
-    def _on_skipped(self, taken: TakenJob, outcome) -> None:
-        self.records.mark_skipped(outcome.scene_id, outcome.reason)
-        self._ack(taken)
-        self.summary.skipped += 1
-        log.info(f"scene {outcome.scene_id}: {outcome.reason}")
-
-    def _on_retry(self, taken: TakenJob, outcome) -> None:
-        self.queue.reschedule(taken, outcome.job)
-        delay = outcome.job["not_before"] - self.clock()
-        log.warning(f"scene {outcome.scene_id}: {outcome.reason}; retry "
-                    f"{outcome.job['attempts']} in {max(0.0, delay):.0f} s")
-
-    def _on_dead_letter(self, taken: TakenJob, outcome) -> None:
-        self.dead.add(outcome.job, reason_code=outcome.reason_code, reason=outcome.reason,
-                      error_class=outcome.error_class, candidates=outcome.candidates)
-        self._ack(taken)
-        self.summary.dead_lettered += 1
-        message = f"scene {outcome.scene_id}: {outcome.reason}"
-        self.summary.errors.append(message)
-        log.error(f"{message} (dead-lettered; see the dlq_list task)")
-
-    def _on_auth_stop(self, taken: TakenJob, outcome) -> None:
-        self.queue.put_back(taken)  # not the job's fault: no DLQ entry, no retry spent
-        self.state.record_auth_failure(self.ctx.cfg.token_fingerprint, outcome.reason)
-        self.summary.auth_stopped = True
-        self.summary.errors.append(outcome.reason)
-        self.halted = True
-        log.error(f"{outcome.reason}; syncing stops until the token is changed")
-
-    def _dead_letter_corrupt(self, taken: TakenJob) -> None:
-        job = taken.job if isinstance(taken.job, dict) else {"scene_id": "?", "raw": taken.job}
-        reason = "a queued job is malformed (not a PlexSync job); it was set aside"
-        self.dead.add(job, reason_code=INVALID_SNAPSHOT, reason=reason, error_class="CorruptJob")
-        self._ack(taken)
-        self.summary.dead_lettered += 1
-        self.summary.errors.append(reason)
-        log.error(reason)
-
-    def _ack(self, taken: TakenJob) -> None:
-        self.queue.ack(taken)
-        self.acks_since_clear += 1
-        if self.acks_since_clear >= CLEAR_ACKED_EVERY:
-            self.queue.clear_acked()
-            self.acks_since_clear = 0
-
-    def _progress(self) -> None:
-        self.processed += 1
-        if self.on_progress is not None:
-            self.on_progress(self.processed, self.processed + self.queue.ready_count())
+    def _settle(self, outcome: job_policy.Outcome, taken: TakenJob, now: float) -> None:
+        job_policy.settle(outcome, taken, self.stores, self.ctx.cfg, now)
+        self.summary.count(outcome)
+        self.halted = outcome.kind == job_policy.AUTH_STOP
 
     def finish(self, started: float) -> None:
         self.queue.clear_acked()

@@ -14,6 +14,7 @@ Policy (the error class alone decides, plex.errors translated it at the boundary
 """
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -23,9 +24,15 @@ from pydantic import ValidationError
 from plex.errors import (AmbiguousMatch, ItemNotFound, PlexAuthError, PlexBadRequest,
                          PlexUnavailable)
 from sync_queue import dlq
+from sync_queue.dlq import DeadLetters
+from sync_queue.jobs import JobQueue, TakenJob
+from sync_queue.records import SyncRecords
+from sync_queue.state import QueueState
 from validation.config import Config
 from validation.models import SyncMetadata
 from worker.backoff import NOT_FOUND, Schedule, Uniform, standard_for
+
+log = logging.getLogger(__name__)
 
 SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP = (
     "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop")
@@ -57,6 +64,20 @@ class Outcome:
     @property
     def scene_id(self):
         return self.job.get("scene_id")
+
+    @property
+    def headline(self) -> str:
+        """The line a person reads in the summary and the log."""
+        return self.reason if self.kind == AUTH_STOP else f"scene {self.scene_id}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where outcomes land; all on the drain's queue.db connection."""
+    queue: JobQueue
+    records: SyncRecords
+    dead: DeadLetters
+    state: QueueState
 
 
 def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, now: float,
@@ -129,3 +150,44 @@ def _validation_summary(exc: ValidationError) -> str:
     parts = [f"{'.'.join(str(p) for p in err['loc']) or 'data'}: {err['msg']}"
              for err in exc.errors()[:3]]
     return "; ".join(parts)
+
+
+def corrupt(raw: object) -> Outcome:
+    """The outcome for a queue row that is not a PlexSync job at all (hand-edited queue.db)."""
+    job = raw if isinstance(raw, dict) else {"scene_id": "?", "raw": raw}
+    return Outcome(DEAD_LETTER, job, reason_code=dlq.INVALID_SNAPSHOT, error_class="CorruptJob",
+                   reason="a queued job is malformed (not a PlexSync job); it was set aside")
+
+
+def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: float) -> None:
+    """Apply an outcome. The job's next home (record, scheduled copy, dead letter) is committed
+    before its queue row is acked: a crash in between repeats work, never loses it."""
+    scene, kind = outcome.scene_id, outcome.kind
+    if kind in (SYNCED, UNCHANGED):
+        result = outcome.result
+        if result.record:
+            stores.records.put(scene, result.record)
+        stores.queue.ack(taken)
+        for warning in result.warnings or ():
+            log.warning(f"scene {scene}: {warning}")
+        if kind == SYNCED:
+            log.info(f"scene {scene} → Plex {result.rating_key}: {result.summary}")
+        else:
+            log.debug(f"scene {scene} → Plex {result.rating_key}: unchanged")
+    elif kind == SKIPPED:
+        stores.records.mark_skipped(scene, outcome.reason)
+        stores.queue.ack(taken)
+        log.info(outcome.headline)
+    elif kind == RETRY:
+        stores.queue.reschedule(taken, outcome.job)
+        delay = max(0.0, outcome.job["not_before"] - now)
+        log.warning(f"{outcome.headline}; retry {outcome.job['attempts']} in {delay:.0f} s")
+    elif kind == DEAD_LETTER:
+        stores.dead.add(outcome.job, reason_code=outcome.reason_code, reason=outcome.reason,
+                        error_class=outcome.error_class, candidates=outcome.candidates)
+        stores.queue.ack(taken)
+        log.error(f"{outcome.headline} (dead-lettered; see the dlq_list task)")
+    elif kind == AUTH_STOP:
+        stores.queue.put_back(taken)  # not the job's fault: no DLQ entry, no retry spent
+        stores.state.record_auth_failure(cfg.token_fingerprint, outcome.reason)
+        log.error(f"{outcome.reason}; syncing stops until the token is changed")

@@ -52,10 +52,10 @@ def _entry_lines(entries) -> list[str]:
     lines = ["  " + "  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip()]
     for entry, row in zip(entries, cells):
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        lines.append(f"{indent}why: {entry.reason}")
-        for n, candidate in enumerate(entry.candidates):
-            label = "candidates: " if n == 0 else " " * len("candidates: ")
-            lines.append(f"{indent}{label}'{candidate.get('title')}' (ratingKey "
+        # "·" marks an entry's detail lines: Stash's log trims indentation, the bullet stays.
+        lines.append(f"{indent}· why: {entry.reason}")
+        for candidate in entry.candidates:
+            lines.append(f"{indent}· candidate: '{candidate.get('title')}' (ratingKey "
                          f"{candidate.get('rating_key')}, {candidate.get('file')})")
     return lines
 

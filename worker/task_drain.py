@@ -24,6 +24,7 @@ from worker.task_env import TaskEnv, TaskResult
 
 WATCH_POLL_S = 0.5
 JOIN_SLICE_S = 0.2  # the main thread wakes this often to pass a stop request on
+MAX_ROUNDS = 3
 
 
 @dataclass
@@ -48,14 +49,16 @@ def process_queue(env: TaskEnv) -> TaskResult:
 
 def drain_queue(env: TaskEnv, start: float, end: float) -> DrainReport:
     """Watch a running drainer, then drain what is left; progress covers [start, end]."""
-    background = None
-    if drain_lock_held(env.data_dir):
-        middle = start + (end - start) / 2
-        background = watch_background(env, start, middle)
-        start = middle
-    summary = None
-    if not env.stop.is_set() and not drain_lock_held(env.data_dir):
-        summary = drain_now(env, start, end)
+    background = summary = None
+    middle = start + (end - start) / 2
+    for _ in range(MAX_ROUNDS):  # a hook may start a drainer between our look and our drain
+        if drain_lock_held(env.data_dir):
+            background = watch_background(env, start, middle)
+        if env.stop.is_set() or drain_lock_held(env.data_dir):
+            break
+        summary = drain_now(env, middle if background else start, end)
+        if not summary.lock_busy:
+            break
     queue = _counts(env)
     started = False
     if _stranded(env, summary, queue):

@@ -32,8 +32,12 @@ def queue_status(env: TaskEnv) -> TaskResult:
     finally:
         conn.close()
     running = drain_lock_held(env.data_dir)
-    drainer = {"running": running, "pid": lock_holder_pid(env.data_dir) if running else None,
-               "processed": drain_status.get("processed"), "total": drain_status.get("total")}
+    pid = lock_holder_pid(env.data_dir) if running else None
+    # The status row outlives its drain: it is this drainer's only if the pids agree.
+    current = running and drain_status.get("running") and drain_status.get("pid") == pid
+    drainer = {"running": running, "pid": pid,
+               "processed": drain_status.get("processed") if current else None,
+               "total": drain_status.get("total") if current else None}
     sections = _index_sections(env)
     data = {"queue": counts, "breaker": breaker, "plex_token_rejected": auth,
             "last_sync_at": last_sync, "synced_scenes": synced_scenes, "drainer": drainer,

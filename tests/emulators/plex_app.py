@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from tests.emulators import plex_xml as xml
 from tests.emulators.plex_edits import EditError, add_image, apply_edit, parse_edit, select_image
+from tests.emulators.plex_model import UnknownKey
 from tests.emulators.plex_state import PlexState
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+            405: "Method Not Allowed", 500: "Internal Server Error", 502: "Bad Gateway",
+            503: "Service Unavailable"}
 # 1x1 PNG served for artwork nobody uploaded (items created by fixtures).
 PLACEHOLDER_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -93,10 +95,10 @@ class PlexApp:
                 if method == req.method:
                     try:
                         return handler(req, *m.groups())
-                    except ValueError as exc:       # EditError included
+                    except ValueError as exc:       # EditError, bad numbers, bad sort
                         return error(400, str(exc))
-                    except KeyError as exc:         # unknown section or ratingKey
-                        return error(404, str(exc.args[0]) if exc.args else "")
+                    except UnknownKey as exc:
+                        return error(404, str(exc.args[0]))
         return error(405 if path_matched else 404)
 
     # ---- server ------------------------------------------------------------------------
@@ -123,12 +125,8 @@ class PlexApp:
         q = req.query
         if q.get("type") not in (None, "", "1"):
             return xml_response(xml.section_items(self.state, section, [], 0, 0, False))
-        try:
-            items = self.state.ordered(section.key, q.get("sort", ""))
-            items = _filtered(items, q)
-            start, size = _paging(req)
-        except ValueError as exc:
-            return error(400, str(exc))
+        items = _filtered(self.state.ordered(section.key, q.get("sort", "")), q)
+        start, size = _paging(req)
         if q.get("limit"):
             items = items[:int(q["limit"])]
         page = items[start:] if size is None else items[start:start + size]

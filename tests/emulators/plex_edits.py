@@ -146,7 +146,7 @@ def _typed(name: str, value: str):
     kind = SCALAR_FIELDS.get(name, "int")
     try:
         if kind == "date":
-            return date.fromisoformat(value[:10]).isoformat() if len(value) == 10 else _bad(name, value)
+            return date.fromisoformat(value).isoformat() if len(value) == 10 else _bad(name, value)
         if kind == "int":
             return int(value)
         if kind == "float":

@@ -39,6 +39,10 @@ SORTS = {
 }
 
 
+class UnknownKey(KeyError):
+    """No such section or ratingKey: the server answers 404."""
+
+
 @dataclass
 class Section:
     key: int

@@ -12,7 +12,7 @@ import threading
 import uuid
 
 from tests.emulators.plex_model import (PLURAL_TO_KIND, SCALAR_FIELDS, SORTS, TAG_KINDS, Item,
-                                        Part, Section)
+                                        Part, Section, UnknownKey)
 
 
 class PlexState:
@@ -71,7 +71,7 @@ class PlexState:
     def section(self, section_id) -> Section:
         section = self.sections.get(int(section_id))
         if section is None:
-            raise KeyError(f"no library section {section_id}")
+            raise UnknownKey(f"no library section {section_id}")
         return section
 
     # ---- items --------------------------------------------------------------------------
@@ -119,7 +119,7 @@ class PlexState:
     def get(self, rating_key) -> Item:
         item = self.items.get(int(rating_key))
         if item is None:
-            raise KeyError(f"no item with ratingKey {rating_key}")
+            raise UnknownKey(f"no item with ratingKey {rating_key}")
         return item
 
     def set_item(self, rating_key, *, lock: bool = True, **fields) -> None:
@@ -190,7 +190,8 @@ class PlexState:
     def find_by_file(self, path: str) -> list[int]:
         with self.lock:
             self.materialise_due()
-            return [i.rating_key for i in self.items.values() if any(p.file == path for p in i.parts)]
+            return [i.rating_key for i in self.items.values()
+                    if any(p.file == path for p in i.parts)]
 
     def find_by_title(self, title: str) -> list[int]:
         with self.lock:
@@ -274,7 +275,8 @@ def parse_sort(sort: str) -> list[tuple[str, bool]]:
         if name not in SORTS or direction not in ("", "asc", "desc", "nullsLast"):
             raise ValueError(f"unknown sort {part!r}")
         attr, default_desc = SORTS[name]
-        result.append((attr, default_desc if direction in ("", "nullsLast") else direction == "desc"))
+        desc = default_desc if direction in ("", "nullsLast") else direction == "desc"
+        result.append((attr, desc))
     return result
 
 

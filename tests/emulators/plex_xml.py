@@ -66,7 +66,12 @@ def sections(items: list[Section]) -> str:
     for s in items:
         locs = "".join(f'<Location id="{s.key * 100 + i}" path="{esc(p)}"/>'
                        for i, p in enumerate(s.locations))
-        parts.append(f"<Directory {attrs([('allowSync', 1), ('key', s.key), ('type', s.type), ('title', s.title), ('agent', s.agent), ('scanner', s.scanner), ('language', 'xn'), ('uuid', s.uuid), ('createdAt', s.created_at), ('updatedAt', s.created_at), ('refreshing', 0), ('filters', 1), ('content', 1), ('directory', 1)])}>{locs}</Directory>")
+        fields = attrs([("allowSync", 1), ("key", s.key), ("type", s.type), ("title", s.title),
+                        ("agent", s.agent), ("scanner", s.scanner), ("language", "xn"),
+                        ("uuid", s.uuid), ("createdAt", s.created_at),
+                        ("updatedAt", s.created_at), ("refreshing", 0), ("filters", 1),
+                        ("content", 1), ("directory", 1)])
+        parts.append(f"<Directory {fields}>{locs}</Directory>")
     return container("".join(parts), size=len(items), allowSync=0, title1="Plex Library")
 
 
@@ -163,7 +168,9 @@ def images(item: Item, kind: str) -> str:
     for image in item.images[kind]:
         key = f"/library/metadata/{rk}/file?url={quote(image.uri, safe='')}"
         selected = 1 if image.uri == item.selected[kind] else 0
-        body.append(f"<Photo {attrs([('key', key), ('ratingKey', image.uri), ('selected', selected), ('thumb', key)])}/>")
+        fields = attrs([("key", key), ("ratingKey", image.uri), ("selected", selected),
+                        ("thumb", key)])
+        body.append(f"<Photo {fields}/>")
     return container("".join(body), size=len(body), identifier="com.plexapp.plugins.library")
 
 

@@ -1,0 +1,111 @@
+"""The Stash plugin source (.ci/build_plugin_source.py): index.yml + PlexSync.zip.
+
+Stash loads every .yml in a plugin folder as a plugin, so the zip must hold exactly the
+runtime files. The proof that it is complete: unpack it into a fresh plugins folder and run a
+hook and a task from there, as Stash would after "Install" from the source.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sync_queue.lock import drain_lock_held, lock_holder_pid
+from tests.e2e_fixtures import SCENE_UPDATE, wait_until
+from tests.emulators.plex_library import PART_I_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / ".ci" / "build_plugin_source.py"
+RUNTIME_PACKAGES = ("hooks", "sync_queue", "worker", "plex", "validation")
+ROOT_FILES = {"PlexSync.py", "PlexSync.yml", "process_queue.py", "requirements.txt"}
+
+
+def build(out: Path) -> tuple[bytes, list]:
+    done = subprocess.run([sys.executable, str(BUILD), "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"index\.yml \+ PlexSync\.zip \(\d+ bytes, sha256 [0-9a-f]{12}…\)", done.stdout)
+    return (out / "PlexSync.zip").read_bytes(), yaml.safe_load((out / "index.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    return out, *build(out)
+
+
+def test_build_script_exists():
+    assert BUILD.is_file()
+
+
+def test_zip_holds_exactly_the_runtime_files(package):
+    out, data, _ = package
+    names = set(zipfile.ZipFile(out / "PlexSync.zip").namelist())
+    on_disk = set(ROOT_FILES)
+    for pkg in RUNTIME_PACKAGES:
+        for path in (ROOT / pkg).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                # A data file next to the code would be left out of the zip: catch it here.
+                assert path.suffix == ".py", f"{path} is not shipped by the build"
+                on_disk.add(path.relative_to(ROOT).as_posix())
+    assert names == on_disk
+    assert [n for n in names if n.endswith((".yml", ".yaml"))] == ["PlexSync.yml"]
+    assert not any(n.split("/")[0] in ("tests", "docs", "bench", ".ci", "data", "dist")
+                   for n in names)
+    assert not any(n.endswith(".pyc") for n in names)
+
+
+def test_index_yml_describes_the_zip(package):
+    out, data, index = package
+    [entry] = index
+    assert set(entry) >= {"id", "name", "version", "date", "path", "sha256", "requires"}
+    assert entry["id"] == "PlexSync" and entry["name"] == "PlexSync"
+    assert entry["path"] == "PlexSync.zip"
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    manifest = yaml.safe_load((ROOT / "PlexSync.yml").read_text())
+    assert str(entry["version"]).startswith(str(manifest["version"]))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", entry["date"])
+    assert entry["requires"] == []
+
+
+def test_build_is_reproducible(package, tmp_path):
+    _, data, _ = package
+    again, _ = build(tmp_path)
+    assert hashlib.sha256(again).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_unpacked_plugin_runs_a_hook_and_a_task(package, tmp_path, stash, stash_library, plex,
+                                                make_runner):
+    out, _, _ = package
+    plugin = tmp_path / "plugins" / "PlexSync"
+    zipfile.ZipFile(out / "PlexSync.zip").extractall(plugin)
+    runner = make_runner(plugin, ("0.0.0.0", stash.port), session_cookie=stash.create_session(),
+                         env={"PLEXSYNC_DATA_DIR": None})  # the default: <plugin>/data
+    stash.set_plugin_settings("PlexSync", {"plex_url": plex.url, "plex_token": plex.token})
+    stash.hook_sink = runner.hook_sink
+    data_dir = plugin / "data"
+    try:
+        scene = stash_library.scenes["part1"]
+        stash.graphql(SCENE_UPDATE, {"input": {"id": str(scene), "title": "From The Zip"}})
+        [hook] = runner.runs
+        assert hook.error is None and hook.output == f"scene {scene}: queued for Plex"
+        assert hook.wall_s < 5
+        wait_until(lambda: plex.item(plex.find_by_file(PART_I_FILE)[0])["title"] == "From The Zip",
+                   30, what="the drainer started from the unpacked plugin")
+        wait_until(lambda: not drain_lock_held(data_dir), 30, what="the drainer to exit")
+        status = runner.run_task("Queue Status")
+        assert status.error is None
+        assert "last successful sync" in status.output and "1 scenes synced" in status.output
+        assert (data_dir / "queue.db").is_file()  # state lives inside the unpacked plugin
+    finally:
+        stash.hook_sink = None
+        if drain_lock_held(data_dir) and lock_holder_pid(data_dir):
+            os.kill(lock_holder_pid(data_dir), signal.SIGKILL)

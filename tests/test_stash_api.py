@@ -1,0 +1,54 @@
+"""PlexSync's Stash client against the Stash emulator (real HTTP), and its generated documents
+against Stash's real schema."""
+import pytest
+from graphql import parse, validate
+
+from hooks.stash_api import StashAuthError, StashClient, StashError, hook_bundle_document
+from tests.test_stash_schema_conformance import REAL_SCHEMA_DIR, load_real_schema
+
+
+@pytest.mark.parametrize("count", [1, 3, 50])
+def test_hook_bundle_documents_are_valid_for_stash(count):
+    if not REAL_SCHEMA_DIR.is_dir():
+        pytest.skip(f"Stash's schema is not at {REAL_SCHEMA_DIR} (../shared absent)")
+    errors = validate(load_real_schema(REAL_SCHEMA_DIR), parse(hook_bundle_document(count)))
+    assert errors == []
+
+
+def test_bundle_returns_settings_and_live_scenes_in_one_request(stash):
+    stash.set_plugin_settings("PlexSync", {"plex_url": "http://p:1", "plex_token": "t"})
+    doomed = stash.add_scene("Doomed", files=["/x/doomed.mp4"])
+    stash.delete_scene(doomed)
+    stash.clear_logs()
+    client = StashClient(stash.url, session_cookie=stash.create_session())
+    settings, scenes = client.hook_bundle([1, doomed, 2])
+    assert settings == {"plex_url": "http://p:1", "plex_token": "t"}
+    assert [s["id"] for s in scenes] == ["1", "2"]
+    assert len(stash.graphql_requests()) == 1
+
+
+def test_from_server_connection_maps_stash_listen_address(stash):
+    conn = {"Scheme": "http", "Host": "0.0.0.0", "Port": stash.port,
+            "SessionCookie": {"Name": "session", "Value": stash.create_session()}}
+    client = StashClient.from_server_connection(conn)
+    assert client.base_url == f"http://127.0.0.1:{stash.port}"
+    assert client.version().startswith("v0.30")
+
+
+def test_auth_errors_are_clear(stash_factory):
+    locked = stash_factory(api_key="right-key")
+    scene = locked.add_scene("S", files=["/a.mp4"], cover=b"\x89PNG fake")
+    with pytest.raises(StashAuthError, match="HTTP 401"):
+        StashClient(locked.url, api_key="wrong").plugin_settings()
+    good = StashClient(locked.url, api_key="right-key")
+    [found] = good.hook_bundle([scene])[1]
+    image = good.fetch_image(found["paths"]["screenshot"])
+    assert image.startswith(b"\x89PNG")
+    # Without credentials Stash redirects image requests to /login (200 HTML if followed).
+    with pytest.raises(StashAuthError):
+        StashClient(locked.url).fetch_image(found["paths"]["screenshot"])
+
+
+def test_unreachable_stash_is_a_stash_error():
+    with pytest.raises(StashError, match="not reachable"):
+        StashClient("http://127.0.0.1:9", timeout=1).plugin_settings()

@@ -1,0 +1,77 @@
+"""Stash tasks: `mode` -> task body, with settings loaded once and secrets scrubbed.
+
+PlexSync.py calls run_task() for every task Stash starts; process_queue.py calls run_mode()
+with its own TaskEnv. Both reach the same task functions, so the terminal and Stash's Tasks
+page can never disagree about what a task does.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from hooks.stash_api import StashClient
+from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
+from sync_queue.store import QueueStore
+from validation.config import Config, parse_config
+from worker import task_dlq, task_drain, task_dry_run, task_health, task_status, task_sync_all
+from worker.task_env import StashProgress, TaskEnv, TaskError, TaskResult
+
+log = logging.getLogger(__name__)
+
+MODES: dict[str, Callable[[TaskEnv], TaskResult]] = {
+    "process_queue": task_drain.process_queue,
+    "sync_all": task_sync_all.sync_all,
+    "sync_recent": task_sync_all.sync_recent,
+    "queue_status": task_status.queue_status,
+    "dlq_list": task_dlq.dlq_list,
+    "dlq_retry": task_dlq.dlq_retry,
+    "dlq_purge": task_dlq.dlq_purge,
+    "health_check": task_health.health_check,
+    "dry_run": task_dry_run.dry_run,
+}
+
+
+def check_mode(mode) -> str:
+    """The mode if PlexSync has it; else one error naming every valid mode."""
+    if mode not in MODES:
+        raise TaskError(f"unknown task mode {mode!r}; valid modes: {', '.join(MODES)}")
+    return mode
+
+
+def load_settings(stash: StashClient, overrides: dict | None = None) -> tuple[dict, Config]:
+    """PlexSync's settings from Stash (one request), with overrides on top, parsed once."""
+    settings = dict(stash.plugin_settings())
+    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    cfg = parse_config(settings)
+    register_secret(cfg.plex_token)
+    return settings, cfg
+
+
+def run_mode(mode: str, env: TaskEnv) -> TaskResult:
+    """Run one task body; the surfaced background summary comes first in the log."""
+    with QueueStore(env.data_dir) as store:
+        background = store.take_unreported_drain_summary()
+    if background:
+        log.info(f"background sync: {background}")
+    try:
+        return MODES[check_mode(mode)](env)
+    finally:
+        env.reporter.finish()
+
+
+def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str:
+    """Stash's entry: returns the task's answer text and logs it into Stash's log."""
+    mode = check_mode(args.get("mode"))
+    stash = StashClient.from_server_connection(conn)
+    register_secret(*stash.secrets())
+    settings, cfg = load_settings(stash)
+    install_stash_logging(debug=cfg.debug_logging)
+    env = TaskEnv(cfg=cfg, settings=settings, stash=stash, plugin_dir=Path(plugin_dir),
+                  data_dir=Path(data_dir), args=dict(args), reporter=StashProgress(progress),
+                  server_connection=dict(conn))
+    result = run_mode(mode, env)
+    text = scrub(result.text)
+    # Stash shows a task's output nowhere; its log is where the user reads the answer.
+    (log.info if result.ok else log.warning)(text)
+    return text
