@@ -67,6 +67,7 @@ class JobQueue:
 
     def close(self) -> None:
         try:  # fold the WAL back into queue.db so the folder stays small between drains
+            self._db.execute("PRAGMA busy_timeout = 200")  # never hold up the exit for it
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except Exception:  # another connection is busy; SQLite checkpoints later anyway
             pass

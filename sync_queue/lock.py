@@ -115,8 +115,13 @@ def drain_lock_held(data_dir: str | Path) -> bool:
 
 def lock_holder_pid(data_dir: str | Path) -> int | None:
     """The pid the current (or last) holder wrote into drain.lock, for status lines."""
-    try:
-        text = (Path(data_dir) / LOCK_FILE).read_bytes()[1:].decode(errors="ignore").strip("\x00 \n")
+    try:  # read from offset 1: on Windows the holder's lock covers byte 0 against reads too
+        fd = os.open(Path(data_dir) / LOCK_FILE, os.O_RDONLY)
+        try:
+            os.lseek(fd, 1, os.SEEK_SET)
+            text = os.read(fd, 32).decode(errors="ignore").strip("\x00 \n")
+        finally:
+            os.close(fd)
     except OSError:
         return None
     return int(text) if text.isdigit() else None

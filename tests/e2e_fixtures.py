@@ -45,7 +45,8 @@ class Synced:
     plex: object
     runner: object
     data_dir: Path
-    library: object
+    library: object       # Stash sample library (scene ids by slug)
+    plex_library: object  # Plex small library (section ids, rating keys)
 
     def configure(self, **settings) -> dict:
         base = {"plex_url": self.plex.url, "plex_token": self.plex.token}
@@ -81,6 +82,9 @@ class Synced:
             return busy == 0 and not drain_lock_held(self.data_dir)
         wait_until(idle, timeout, what="the queue to drain")
 
+    def wait_drainer_exit(self, timeout: float = 20.0) -> None:
+        wait_until(lambda: not drain_lock_held(self.data_dir), timeout, what="the drainer to exit")
+
     def dead_letters(self) -> list:
         return DeadLetters(self.data_dir).list()
 
@@ -101,12 +105,12 @@ class Synced:
 
 
 @pytest.fixture
-def synced(stash, stash_library, plex, make_runner, tmp_path) -> Synced:
+def synced(stash, stash_library, plex, plex_library, make_runner, tmp_path) -> Synced:
     data_dir = tmp_path / "plexsync-data"
     runner = make_runner(PLUGIN_ROOT, ("0.0.0.0", stash.port), session_cookie=stash.create_session(),
                          env={"PLEXSYNC_DATA_DIR": str(data_dir), "PLEXSYNC_NEW_SCENE_DELAY": "0.3"})
     stash.hook_sink = runner.hook_sink
-    env = Synced(stash, plex, runner, data_dir, stash_library)
+    env = Synced(stash, plex, runner, data_dir, stash_library, plex_library)
     env.configure()
     yield env
     stash.hook_sink = None
