@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
+import warnings
 from pathlib import Path
 from xml.etree.ElementTree import Element
 
 import requests
 import tenacity
+import urllib3
 from plexapi import exceptions as plexapi_errors
 from plexapi import utils as plexapi_utils
 from plexapi.server import PlexServer
@@ -75,6 +77,8 @@ class PlexClient:
         self._cfg = cfg
         self._session = requests.Session()
         self._session.verify = cfg.verify_tls
+        if not cfg.verify_tls:  # the user chose this; urllib3 would warn on stderr per request
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
         self._timeout = (cfg.connect_timeout, cfg.read_timeout)
         self._device_headers = {"X-Plex-Client-Identifier": client_identifier(data_dir),
                                 "X-Plex-Product": PRODUCT, "X-Plex-Device-Name": PRODUCT}

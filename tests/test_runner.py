@@ -21,7 +21,8 @@ import pytest
 
 from tests.harness import protocol
 from tests.harness.fixtures import PLUGIN_ROOT  # its fixtures come via tests/conftest.py
-from tests.harness.manifest import ManifestError, discover_plugins, load_manifest, load_manifest_text
+from tests.harness.manifest import (ManifestError, discover_plugins, load_manifest,
+                                    load_manifest_text)
 from tests.harness.runner import NO_SESSION_COOKIE, PluginHung, PluginRunner
 
 PROBE_PY = r'''
@@ -133,8 +134,9 @@ def _kill_child(pidfile: Path):
 
 @pytest.mark.parametrize("text, needle", [
     ("name: a\nnme: b\n", "line 2: field nme not found in type plugin.Config"),
-    ("tasks:\n  - name: a\n    defaultargs: {}\n", "field defaultargs not found in type plugin.OperationConfig"),
-    ("hooks:\n  - name: a\n    trigger: [x]\n", "field trigger not found in type plugin.HookConfig"),
+    ("tasks:\n  - name: a\n    defaultargs: {}\n",
+     "field defaultargs not found in type plugin.OperationConfig"),
+    ("hooks:\n  - {name: a, trigger: [x]}\n", "field trigger not found in type plugin.HookConfig"),
     ("settings:\n  a:\n    label: x\n", "field label not found in type plugin.SettingConfig"),
     ("ui:\n  scripts: []\n", "field scripts not found in type plugin.UIConfig"),
     ("name: a\nname: b\n", "field name already set in type plugin.Config"),
