@@ -13,6 +13,8 @@ import logging.handlers
 import sys
 from pathlib import Path
 
+# Stash stops reading a plugin's stderr for good at a line over 64 KiB; cap far below that.
+MAX_LINE_CHARS = 8_000
 _LEVEL_CODES = ((logging.ERROR, "e"), (logging.WARNING, "w"), (logging.INFO, "i"), (logging.DEBUG, "d"))
 _secrets: set[str] = set()
 
@@ -47,6 +49,8 @@ class StashLogHandler(logging.Handler):
         code = _level_code(record.levelno)
         try:
             for line in self.format(record).splitlines() or [""]:
+                if len(line) > MAX_LINE_CHARS:
+                    line = line[:MAX_LINE_CHARS] + f"… ({len(line) - MAX_LINE_CHARS} more characters)"
                 self.stream.write(f"\x01{code}\x02{line}\n")
             self.stream.flush()
         except (OSError, ValueError):  # Stash went away; losing a log line must not fail a sync

@@ -126,7 +126,8 @@ def test_ctrl_c_stops_after_the_current_job_and_loses_nothing(synced):
     reader.start()
     wait_until(lambda: any("→ Plex" in line for line in stderr), 60, what="the first synced job")
     child.send_signal(signal.SIGINT)
-    stdout, _ = child.communicate(timeout=60)
+    child.wait(timeout=60)  # not communicate(): the reader thread owns stderr
+    stdout = child.stdout.read()
     reader.join(5)
     assert child.returncode == 130, "".join(stderr)
     assert "stopping after the current job" in "".join(stderr)
