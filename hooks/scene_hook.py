@@ -86,7 +86,13 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir: Path, data_dir: Pat
     background_report = store.take_unreported_drain_summary()
     if background_report:
         log.info(f"background sync: {background_report}")
-    start_drainer_if_idle(plugin_dir, data_dir, {"server_connection": conn, "settings": settings})
+    if store.auth_failed_for(cfg.token_fingerprint):
+        # Starting a drainer would only hear the same 401 again: say what to fix instead.
+        log.warning("Plex rejected the configured plex_token; edits wait in PlexSync's queue. "
+                    "Set a valid token in Settings > Plugins > PlexSync: syncing resumes with "
+                    "the next edit or the Process Queue task.")
+    else:
+        start_drainer_if_idle(plugin_dir, data_dir, {"server_connection": conn, "settings": settings})
     if not jobs:
         return f"scene {scene_id}: nothing queued"
     return (f"queued {len(jobs)} scenes for Plex" if len(jobs) > 1
