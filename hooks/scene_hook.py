@@ -17,8 +17,8 @@ from pathlib import Path
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.stash_api import StashClient
 from sync_queue.store import QueueStore
+from hooks.scene_jobs import jobs_from_scenes
 from validation.config import parse_config
-from validation.scene import snapshot_from_stash
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,8 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir: Path, data_dir: Pat
     update_type = "create" if hook_type == CREATE_POST else (
         "bulk" if is_bulk else "scan" if hook_input is None else "update")
     not_before = now + NEW_SCENE_DELAY_S if hook_type == CREATE_POST else 0.0
-    jobs = []
-    for scene in scenes:
-        snapshot, warnings = snapshot_from_stash(scene, cfg.max_tags)
-        for warning in warnings:
-            log.warning(warning)
-        jobs.append({"scene_id": int(snapshot["id"]), "update_type": update_type,
-                     "data": snapshot, "enqueued_at": now, "job_key": key,
-                     "attempts": 0, "not_before": not_before})
+    jobs = jobs_from_scenes(scenes, cfg.max_tags, update_type=update_type, job_key=key,
+                            now=now, not_before=not_before)
     missing = sorted(set(scene_ids) - {str(s.get("id")) for s in scenes}, key=_numeric)
     if missing:
         log.warning(f"scene(s) {', '.join(missing)} no longer exist in Stash; nothing to sync")

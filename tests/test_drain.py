@@ -2,10 +2,7 @@
 returns plex.sync results or raises plex.errors, as plex.sync.sync_scene does). Time is a fake
 clock whose wait() advances it, so an outage of minutes runs in milliseconds."""
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +14,6 @@ from plex.errors import (AmbiguousMatch, ItemNotFound, PlexAuthError, PlexBadReq
 from plex.sync import SyncResult
 from sync_queue import dlq
 from sync_queue.dlq import DeadLetters
-from sync_queue.jobs import JobQueue
 from sync_queue.lock import DrainLock, drain_lock_held
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
@@ -26,7 +22,6 @@ from validation.config import parse_config
 from worker.drain import DrainContext, drain
 from worker.sync_worker import SyncWorker
 
-ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {"plex_url": "http://127.0.0.1:32400", "plex_token": "token-one"}
 
 
@@ -162,7 +157,6 @@ def test_a_delayed_new_scene_waits_in_the_background_drainer_but_not_in_a_task(t
 
 def test_a_job_committed_while_idle_wakes_the_drainer(tmp_path):
     plex = FakePlex()
-    stop = threading.Event()
     worker = SyncWorker(context(tmp_path, plex), idle_exit_after=30.0)
     worker.start()
     time.sleep(0.3)
@@ -174,7 +168,6 @@ def test_a_job_committed_while_idle_wakes_the_drainer(tmp_path):
     assert drain_lock_held(tmp_path)
     summary = worker.stop(timeout=5)
     assert not worker.is_alive() and summary.synced == 1 and not drain_lock_held(tmp_path)
-    del stop
 
 
 # -- circuit breaker during an outage -------------------------------------------------------
@@ -336,41 +329,7 @@ def test_a_corrupt_queue_row_is_set_aside(tmp_path):
     assert {e.error_class for e in DeadLetters(tmp_path).list()} == {"CorruptJob"}
 
 
-# -- one drainer, resume, lost wake-up --------------------------------------------------------
-
-IN_FLIGHT_HOLDER = """
-import sys, time
-from sync_queue.lock import DrainLock
-from sync_queue.jobs import JobQueue
-lock = DrainLock(sys.argv[1])
-assert lock.try_acquire()
-queue = JobQueue(sys.argv[1])
-taken = queue.take()
-print(taken.job["scene_id"], flush=True)
-time.sleep(60)
-"""
-
-
-@pytest.mark.skipif(os.name == "nt", reason="uses SIGKILL")
-def test_only_the_lock_holder_resumes_unacked_jobs(tmp_path):
-    enqueue(tmp_path, make_job(1), make_job(2))
-    holder = subprocess.Popen([sys.executable, "-c", IN_FLIGHT_HOLDER, str(tmp_path)],
-                              env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert holder.stdout.readline().strip() == "1"  # scene 1 is in flight in the holder
-        plex = FakePlex()
-        busy = run(context(tmp_path, plex))
-        assert busy.lock_busy and plex.calls == []
-        JobQueue(tmp_path).close()  # opening the queue (auto_resume=False) resumes nothing
-        assert QueueStore(tmp_path).counts()["in_flight"] == 1
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(10)
-    summary = run(context(tmp_path, plex))  # now we hold the lock: resume, then drain
-    assert sorted(scene for scene, *_ in plex.calls) == [1, 2]  # each exactly once
-    assert summary.synced == 2 and QueueStore(tmp_path).counts()["in_flight"] == 0
-
+# -- one drainer, lost wake-up ---------------------------------------------------------------
 
 class RacingLock(DrainLock):
     """Commits a job the way a hook does while the drainer is deciding to stop: the hook sees
@@ -416,138 +375,3 @@ def test_progress_and_drain_status_are_reported(tmp_path):
     final = QueueState(tmp_path).drain_status()
     assert not final["running"] and final["processed"] == 3
     assert summary.line().startswith("synced 3, unchanged 0 in ")
-
-
-# -- the detached drainer process (python -m worker --background) ---------------------------
-
-PAYLOAD = {"server_connection": {"Scheme": "http", "Host": "127.0.0.1", "Port": 9,
-                                 "SessionCookie": {"Value": "cookie-s3cret-value"}},
-           "settings": {"plex_url": "http://127.0.0.1:9", "plex_token": "plex-s3cret-token"}}
-
-
-def start_background(data_dir):
-    import json
-    proc = subprocess.Popen([sys.executable, "-m", "worker", "--background"], cwd=ROOT,
-                            env=dict(os.environ, PLEXSYNC_DATA_DIR=str(data_dir)),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc.stdin.write(json.dumps(PAYLOAD).encode())
-    proc.stdin.close()
-    return proc
-
-
-def cpu_seconds(pid):
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def test_background_drainer_exits_quietly_when_another_holds_the_lock(tmp_path):
-    enqueue(tmp_path, make_job(1))
-    lock = DrainLock(tmp_path)
-    assert lock.try_acquire()
-    try:
-        proc = start_background(tmp_path)
-        assert proc.wait(30) == 0
-    finally:
-        lock.release()
-    assert proc.stdout.read() == b"" and proc.stderr.read() == b""
-    assert QueueStore(tmp_path).counts()["ready"] == 1
-    assert QueueStore(tmp_path).take_unreported_drain_summary() is None
-
-
-@pytest.mark.skipif(os.name == "nt", reason="uses SIGTERM")
-def test_background_drainer_sleeps_on_a_scheduled_job_and_stops_cleanly(tmp_path):
-    enqueue(tmp_path, make_job(1, not_before=time.time() + 3600))
-    proc = start_background(tmp_path)
-    deadline = time.time() + 30
-    while not drain_lock_held(tmp_path) and time.time() < deadline:
-        time.sleep(0.05)
-    assert drain_lock_held(tmp_path) and proc.poll() is None  # alive, waiting for the job
-    time.sleep(1.0)
-    before = cpu_seconds(proc.pid)
-    time.sleep(3.0)
-    if before is not None:  # Linux: the sleeping drainer is idle, not polling hard
-        assert cpu_seconds(proc.pid) - before < 0.15
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(10) == 0
-    assert not drain_lock_held(tmp_path)
-    counts = QueueStore(tmp_path).counts()
-    assert (counts["scheduled"], counts["ready"], counts["in_flight"]) == (1, 0, 0)
-    log_text = (tmp_path / "drainer.log").read_text()
-    assert "stopping after the current job" in log_text
-    assert "s3cret" not in log_text
-
-
-def test_background_drainer_exits_by_itself_when_idle(tmp_path):
-    QueueStore(tmp_path).close()
-    start = time.time()
-    proc = start_background(tmp_path)
-    assert proc.wait(30) == 0
-    assert time.time() - start >= 2.0  # it waited the idle period for late jobs
-    assert not drain_lock_held(tmp_path)
-
-
-# -- crash safety at the queue level (the end-to-end proof through the emulators comes later) -
-
-CRASHY_DRAINER = """
-import sqlite3, sys, threading, time
-from pathlib import Path
-from plex.sync import SyncResult
-from validation.config import parse_config
-from worker.drain import DrainContext, drain
-data_dir, plex_db = sys.argv[1], sys.argv[2]
-plex = sqlite3.connect(plex_db, isolation_level=None, timeout=30)
-def sync_job(snap, record, allow_scan):
-    time.sleep(0.004)
-    plex.execute("INSERT OR REPLACE INTO items VALUES (?, ?)", (snap["id"], snap["title"]))
-    return SyncResult(rating_key=snap["id"], section_id="1", confidence="HIGH", changes=(),
-                      summary="title", record={"title": snap["title"]}, warnings=())
-cfg = parse_config({"plex_url": "http://127.0.0.1:9", "plex_token": "t0ken"})
-drain(DrainContext(Path(data_dir), cfg, sync_job), idle_exit_after=None, stop=threading.Event())
-"""
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(os.name == "nt", reason="uses SIGKILL")
-def test_sigkilled_drainers_lose_nothing_and_the_newest_edit_wins(tmp_path):
-    import random
-    rng = random.Random(20)
-    plex_db = tmp_path / "plex.db"
-    with sqlite3.connect(plex_db) as conn:
-        conn.execute("CREATE TABLE items (scene TEXT PRIMARY KEY, title TEXT)")
-    newest = {}
-
-    def edit(scene, version):
-        newest[scene] = f"v{version}"
-        return make_job(scene, f"v{version}")
-
-    enqueue(tmp_path, *[edit(s, v) for v in range(4) for s in range(1, 201)])  # 800 jobs
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    kills = died_mid_job = 0
-    for round_no in range(20):
-        proc = subprocess.Popen([sys.executable, "-c", CRASHY_DRAINER, str(tmp_path),
-                                 str(plex_db)], env=env, stderr=subprocess.PIPE)
-        deadline = time.time() + 30
-        while not drain_lock_held(tmp_path) and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.25))
-        enqueue(tmp_path, *[edit(s, 10 + round_no) for s in rng.sample(range(1, 201), 10)])
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait(30)
-        died_mid_job += QueueStore(tmp_path).counts()["in_flight"] > 0
-    assert kills >= 15 and died_mid_job >= 5  # they really died mid-drain, some mid-job
-    with sqlite3.connect(plex_db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] > 0  # and had synced
-    proc = subprocess.run([sys.executable, "-c", CRASHY_DRAINER, str(tmp_path), str(plex_db)],
-                          env=env, capture_output=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    with sqlite3.connect(plex_db) as conn:
-        in_plex = dict(conn.execute("SELECT scene, title FROM items"))
-    assert in_plex == {str(s): title for s, title in newest.items()}
-    counts = QueueStore(tmp_path).counts()
-    assert (counts["ready"], counts["in_flight"], counts["scheduled"], counts["dead_letters"]) == (
-        0, 0, 0, 0)

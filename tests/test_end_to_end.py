@@ -115,3 +115,13 @@ def test_ambiguous_match_under_strict_matching_is_dead_lettered_with_both_candid
     [letter] = synced.dead_letters()
     reason = letter.reason
     assert "/data/movies/a/scene.mp4" in reason and "/data/other/b/scene.mp4" in reason
+
+
+def test_long_lived_drainer_hands_over_and_picks_up_fixed_settings(synced):
+    synced.runner.env["PLEXSYNC_DRAINER_LIFETIME"] = "1"
+    synced.configure(plex_url="http://127.0.0.1:9", connect_timeout=0.5)  # nothing listens there
+    synced.edit(synced.library.scenes["part2"], title="After the URL fix")
+    wait_until(lambda: QueueStore(synced.data_dir).counts()["scheduled"], 20, what="a retry")
+    synced.configure()  # the user fixes plex_url while the drainer waits for the retry
+    synced.wait_plex(PART_II_FILE, lambda i: i["title"] == "After the URL fix", timeout=40)
+    assert "handed over to a fresh drainer" in synced.drainer_log()

@@ -95,6 +95,7 @@ def test_process_queue_follows_a_running_drainer_then_drains_what_is_left(synced
     wait_until(lambda: drain_lock_held(synced.data_dir), what="the background drainer")
     pid = lock_holder_pid(synced.data_dir)
     result = task(synced, "process_queue", timeout=90)
+    assert result.output.startswith(f"Process Queue: the background drainer (pid {pid}) did ")
     assert f"  background drainer  pid {pid}: " in result.output, result.output
     assert "jobs done while this task waited" in result.output
     assert_progress(result)
@@ -225,7 +226,7 @@ def test_dlq_list_retry_and_purge(synced):
     task(synced, "dlq_retry")  # nothing to retry: still a clean answer
     synced.stash.add_scene("Both Again", files=BOTH_PARTS)
     task(synced, "sync_all")
-    kept = task(synced, "dlq_purge")  # defaultArgs days "30"
+    kept = task(synced, "dlq_purge")  # dlq_retention_days: 30 by default
     assert kept.output == "Purge Dead Letters: removed 0 dead letters older than 30 days; 1 left"
     purged = task(synced, "dlq_purge", days=0)
     assert purged.output == "Purge Dead Letters: removed 1 dead letters older than 0 days; 0 left"
@@ -317,3 +318,25 @@ def test_no_task_prints_the_plex_token(synced):
         result = task(synced, mode)
         assert "s3cret-plex-token" not in result.output + result.stderr_raw.decode()
     assert "s3cret-plex-token" not in synced.drainer_log()
+
+
+def test_cancelled_process_queue_loses_nothing(synced):
+    """Stash's Cancel button is SIGKILL: the job in flight is resumed by the next drain."""
+    slugs = ["part1", "part2", "multi", "rich", "untitled"]
+    with drainer_busy(synced):
+        for slug in slugs:
+            synced.edit(synced.library.scenes[slug], details="Cancelled midway")
+    synced.plex.latency(0.3)
+    handle = synced.runner.start_task("process_queue")
+    wait_until(lambda: any("→ Plex" in m for m in handle.result.messages("info")), 60,
+               what="the first synced job")
+    handle.cancel()
+    killed = handle.wait(30)
+    assert killed.exit_code == -9 and not killed.output
+    assert not drain_lock_held(synced.data_dir)  # the OS dropped the lock with the process
+    synced.plex.latency(0)
+    rest = task(synced, "process_queue")
+    assert "left in queue  0 ready, 0 waiting" in rest.output
+    assert SyncRecords(synced.data_dir).count() == len(slugs)
+    for path in (PART_I_FILE, PART_II_FILE, RICH_FILE):
+        assert synced.plex_item(path)["summary"] == "Cancelled midway"

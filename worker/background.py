@@ -15,17 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
-from hooks.stash_api import StashClient
+from hooks.drainer_launch import start_drainer_if_idle
+from hooks.stash_api import StashClient, StashError
 from hooks.stash_log import install_file_logging, register_secret
 from plex.client import PlexClient
 from plex.index import PathIndex
 from plex.sync import sync_scene
 from sync_queue.lock import drain_lock_held
 from sync_queue.state import QueueState
+from sync_queue.store import QueueStore
 from validation.config import Config, data_dir_for, parse_config
 from worker.drain import DrainContext, DrainSummary
 from worker.sync_worker import SyncWorker
@@ -33,6 +37,9 @@ from worker.sync_worker import SyncWorker
 log = logging.getLogger(__name__)
 
 IDLE_EXIT_S = 2.0  # idle this long with nothing queued, then release the lock and exit
+# A drainer waiting for long retries would otherwise keep the settings it started with for
+# hours; after this long it hands over to a fresh drainer that reads them again from Stash.
+MAX_LIFETIME_S = float(os.environ.get("PLEXSYNC_DRAINER_LIFETIME", "600"))
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -66,16 +73,24 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     if drain_lock_held(data_dir):
         return 0
     cfg = parse_config(payload.get("settings"))
-    stash = StashClient.from_server_connection(payload.get("server_connection") or {})
+    stash = (StashClient.from_payload(payload["stash"]) if payload.get("stash")  # from process_queue.py
+             else StashClient.from_server_connection(payload.get("server_connection") or {}))
     register_secret(cfg.plex_token, *stash.secrets())
     install_file_logging(data_dir, debug=cfg.debug_logging)
     ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image)
     worker = SyncWorker(ctx, idle_exit_after=IDLE_EXIT_S)
     _stop_on_signals(worker)
+    expired = threading.Event()
+    lifetime = threading.Timer(MAX_LIFETIME_S, lambda: (expired.set(), worker.stop_event.set()))
+    lifetime.daemon = True
+    lifetime.start()
     worker.start()
     while worker.is_alive():  # join in slices: the main thread must stay free for signals
         worker.join(0.5)
+    lifetime.cancel()
     index.close()
+    if expired.is_set():
+        _hand_over(payload, stash, plugin_dir, data_dir)
     summary = worker.summary
     state = QueueState(data_dir)
     if worker.error is not None:
@@ -86,6 +101,19 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     if summary and not summary.lock_busy:
         log.info(f"background sync: {summary.line()}")
     return 0
+
+
+def _hand_over(payload: dict, stash: StashClient, plugin_dir: Path, data_dir: Path) -> None:
+    """Start the next drainer with settings read afresh (the old ones if Stash is away)."""
+    counts = QueueStore(data_dir).counts()
+    if not (counts["ready"] or counts["in_flight"] or counts["scheduled"]):
+        return
+    try:
+        payload = {**payload, "settings": stash.plugin_settings()}
+    except StashError as exc:
+        log.warning(f"could not re-read settings from Stash ({exc}); keeping the current ones")
+    if start_drainer_if_idle(plugin_dir, data_dir, payload):
+        log.info("handed over to a fresh drainer (settings re-read from Stash)")
 
 
 def _stop_on_signals(worker: SyncWorker) -> None:

@@ -169,7 +169,7 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
             stores.records.put(scene, result.record)
         stores.queue.ack(taken)
         for warning in result.warnings or ():
-            log.warning(f"scene {scene}: {warning}")
+            log.warning(warning)  # plex/ warnings already name the scene
         if kind == SYNCED:
             log.info(f"scene {scene} → Plex {result.rating_key}: {result.summary}")
         else:

@@ -130,9 +130,16 @@ def _stranded(env: TaskEnv, summary: DrainSummary | None, queue: dict) -> bool:
 
 
 def headline(name: str, report: DrainReport) -> str:
-    s = report.summary or DrainSummary()
-    return (f"{name}: synced {s.synced}, unchanged {s.unchanged}, retrying {s.retrying}, "
-            f"dead-lettered {s.dead_lettered} in {s.elapsed:.1f} s")
+    """'Process Queue: synced 3, unchanged 1, …' — first what a watched drainer did."""
+    s, bg, parts = report.summary, report.background, []
+    if bg:
+        parts.append(f"the background drainer (pid {bg['pid']}) did {bg['processed']} of "
+                     f"{bg['total']} jobs")
+    if not bg or (s is not None and not s.lock_busy):
+        s = s or DrainSummary()
+        parts.append(f"synced {s.synced}, unchanged {s.unchanged}, retrying {s.retrying}, "
+                     f"dead-lettered {s.dead_lettered} in {s.elapsed:.1f} s")
+    return f"{name}: " + "; then ".join(parts)
 
 
 def drain_rows(report: DrainReport) -> list[tuple[str, str]]:

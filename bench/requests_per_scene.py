@@ -1,0 +1,115 @@
+"""Figure 3: Plex requests per scene, counted from the Plex emulator's request log.
+
+PlexSync's own path, in this process: jobs built from Stash's answer (hook_bundle ->
+hooks.scene_jobs.jobs_from_scenes), committed with QueueStore.enqueue (common.queue_scenes),
+then drained by
+worker.drain.drain with the context worker.background.build_plex_context wires (real
+PlexClient, PathIndex, plex.sync). A fresh context per scenario, as each drainer has its own.
+
+Each request is charged to a scene when it names the scene's item (/library/metadata/<key>...,
+or the PUT's id=<key>); everything else (connect, section list, index pages) is per-drain
+overhead, shown separately. Scenes have covers, so poster and background are 2 images.
+"""
+from __future__ import annotations
+
+import collections
+import re
+
+from common import (Figure, StashClient, System, add_matching_scenes, cli, make_png,
+                    plex_files, queue_scenes)
+from validation.config import parse_config
+from worker.background import build_plex_context
+from worker.drain import drain
+
+IMAGES_PER_COVER = 2  # poster + background
+_METADATA = re.compile(r"^/library/metadata/(\d+)")
+
+
+def _charge(records, keys: set) -> tuple[dict, list]:
+    """Requests per rating key of ours, and the rest (per-drain overhead)."""
+    per_item, overhead = collections.defaultdict(list), []
+    for r in records:
+        m = _METADATA.match(r.path)
+        key = m.group(1) if m else (r.query.get("id") if r.method == "PUT" else None)
+        if key in keys:
+            per_item[key].append((r.method, r.path))
+        else:
+            overhead.append((r.method, r.path))
+    return per_item, overhead
+
+
+def _sync(system: System, stash: StashClient, ids: list, keys: set) -> dict:
+    """Queue the scenes as the hook does, drain once; what it cost in Plex requests."""
+    cfg = parse_config(queue_scenes(system.stash.url, system.data_dir, ids))
+    system.plex.clear_log()
+    ctx, index = build_plex_context(cfg, system.data_dir, stash.fetch_image)
+    try:
+        summary = drain(ctx, idle_exit_after=None)
+    finally:
+        index.close()
+    if summary.errors or summary.synced + summary.unchanged != len(ids):
+        raise RuntimeError(f"drain did not sync every scene: {summary.line()}")
+    records = system.plex.requests
+    per_item, overhead = _charge(records, keys)
+    counts = [len(per_item.get(k, [])) for k in keys]
+    methods = collections.Counter(m for r in per_item.values() for m, _ in r)
+    return {"max": max(counts), "mean": sum(counts) / len(counts),
+            "writes": sum(1 for r in records if r.method in ("PUT", "POST", "DELETE")),
+            "overhead": overhead, "methods": dict(methods), "total": len(records),
+            "synced": summary.synced, "unchanged": summary.unchanged,
+            "example": per_item[sorted(keys)[0]]}
+
+
+def run(quick: bool) -> Figure:
+    scenes, library = (10, 1000) if quick else (20, 5000)
+    fig = Figure("requests per scene", quick)
+    with System() as system:
+        _, all_ids = add_matching_scenes(system.stash, system.plex, library, covers=False)
+        ids = all_ids[:scenes]
+        for scene in ids:  # a real cover for the scenes we sync
+            system.stash.set_cover(scene, make_png(f"cover {scene}"))
+        stash = StashClient(system.stash.url, timeout=30)
+        keys = {str(system.plex.find_by_file(f)[0]) for f in plex_files(scenes)}
+        results = {}
+        results["first"] = _sync(system, stash, ids, keys)
+        # Stash stamps updated_at (and the cover URL's ?t=) in whole seconds: each change
+        # happens a couple of seconds after the last sync, as a person's would.
+        system.stash.advance_time(2)
+        for scene in ids:
+            system.stash.edit_scene(scene, title=f"Edited title {scene}")
+        results["edit"] = _sync(system, stash, ids, keys)
+        results["same"] = _sync(system, stash, ids, keys)
+        system.stash.advance_time(2)
+        for scene in ids:
+            system.stash.set_cover(scene, make_png(f"new cover {scene}"))
+        results["cover"] = _sync(system, stash, ids, keys)
+
+    img = IMAGES_PER_COVER
+    plan = (("first", f"3a first sync, cold index ({scenes} scenes, {library}-item library)",
+             2 + img, f"<= {2 + img} (2 + {img} images)"),
+            ("edit", "3b steady-state edit (title)", 2, "<= 2"),
+            ("same", "3c unchanged re-sync", 2, "<= 2, 0 writes"),
+            ("cover", "3d cover change", 2 + img, f"<= {2 + img} (2 + {img} images)"))
+    for key, label, limit, goal in plan:
+        r = results[key]
+        ok = r["max"] <= limit and (key != "same" or r["writes"] == 0)
+        over = collections.Counter(m for m, _ in r["overhead"])
+        fig.add(f"{label}: requests per scene (max)", f"{r['max']} ({_methods(r['methods'], scenes)})",
+                goal, ok, f"+{len(r['overhead'])} per drain: {_plain(over)}")
+        if key == "same":
+            fig.add(f"{label}: writes", str(r["writes"]), "0", r["writes"] == 0, "-")
+    fig.details = {k: {**v, "overhead": v["overhead"][:20]} for k, v in results.items()}
+    return fig
+
+
+def _methods(counter: dict, scenes: int) -> str:
+    return " + ".join(f"{n // scenes if n % scenes == 0 else round(n / scenes, 2)} {m}"
+                      for m, n in sorted(counter.items(), key=lambda kv: "GPPD".index(kv[0][0])))
+
+
+def _plain(counter) -> str:
+    return ", ".join(f"{n} {m}" for m, n in sorted(counter.items())) or "none"
+
+
+if __name__ == "__main__":
+    cli(run)

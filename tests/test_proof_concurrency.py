@@ -1,0 +1,74 @@
+"""Proof 1 (issue 5): 30 hook processes at once, while a drainer runs and while none does.
+
+Every edit lands in Plex; no job runs twice (one full GET and one PUT per Plex item: a job
+that ran twice would fetch its item twice); and never two drainers at once, measured two
+ways that each fail if it happens: drainer.log's job lines are one unbroken block per drainer
+pid, and the Plex emulator never has two requests in flight together (a drainer is one thread
+doing one request at a time; hooks never talk to Plex).
+"""
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from sync_queue.lock import drain_lock_held
+from tests.e2e_fixtures import wait_until
+from tests.proof_checks import (fire_hooks_at_once, interleaved_drainers, item_requests,
+                                job_lines, overlapping_requests, queue_counts, secret_leaks,
+                                tracebacks, twin_scenes)
+
+HOOKS = 30
+LATENCY = 0.02  # s per Plex request
+
+
+@pytest.mark.slow
+def test_30_hooks_at_once_land_exactly_once_with_never_two_drainers(secured):
+    env = secured
+    busy = twin_scenes(env, HOOKS, "busy")      # round 1: while a drainer runs
+    racing = twin_scenes(env, HOOKS, "race")    # round 2: no drainer; they race to start one
+    env.plex.latency(LATENCY)  # each request takes a while: a second drainer would overlap
+
+    # Round 1: a drainer is running (started by a normal edit) when the 30 hooks fire.
+    env.edit(env.library.scenes["part1"], title="Drainer warm-up")
+    wait_until(lambda: drain_lock_held(env.data_dir), 20, what="the drainer the edit started")
+    round1 = fire_hooks_at_once(env, {sid: f"busy edit {sid}" for sid in busy})
+    env.wait_drained(timeout=90)
+
+    # Round 2: nothing runs; 30 hooks all find the lock free at nearly the same moment.
+    assert not drain_lock_held(env.data_dir)
+    round2 = fire_hooks_at_once(env, {sid: f"race edit {sid}" for sid in racing})
+    env.wait_drained(timeout=90)
+
+    runs = round1 + round2
+    assert len(runs) == 2 * HOOKS
+    assert [r.error for r in runs if r.error or r.exit_code != 0] == []
+    assert all("queued for Plex" in r.output for r in runs), [r.output for r in runs]
+
+    # every edit landed ...
+    for prefix, scenes in (("busy", busy), ("race", racing)):
+        for sid, path in scenes.items():
+            assert env.plex_item(path)["title"] == f"{prefix} edit {sid}"
+    # ... exactly once per item
+    per_item = {sid: item_requests(env.plex, env.plex.find_by_file(path)[0])
+                for sid, path in {**busy, **racing}.items()}
+    assert {sid: n for sid, n in per_item.items() if n != {"get": 1, "put": 1}} == {}
+
+    # never two drainers
+    log_text = env.drainer_log()
+    synced_scenes = [scene for _, scene in job_lines(log_text)]
+    assert sorted(s for s in synced_scenes if s in busy or s in racing) == sorted([*busy, *racing])
+    assert interleaved_drainers(log_text) == []
+    assert overlapping_requests(env.plex, LATENCY) == []
+
+    counts = queue_counts(env)
+    assert (counts["ready"], counts["in_flight"], counts["scheduled"],
+            counts["dead_letters"]) == (0, 0, 0, 0)
+    assert tracebacks(env) == [] and secret_leaks(env) == []
+
+    drainers = len({pid for pid, _ in job_lines(log_text)})
+    walls = sorted(r.wall_s for r in runs)
+    print(f"\nproof 1: {len(runs)} hooks, wall median {statistics.median(walls) * 1000:.0f} ms, "
+          f"max {walls[-1] * 1000:.0f} ms; {len(synced_scenes)} jobs synced by {drainers} "
+          f"drainer process(es) one after another; {len(env.plex.requests)} Plex requests, "
+          f"0 overlapping")
