@@ -3,8 +3,8 @@ process and from 4 processes at once, one job per call (as hooks do: one commit 
 batched (250 per call: a Sync All page); then drain throughput with 5 ms of Plex latency.
 
 Enqueue: each variant starts with a fresh data folder (the schema race of the first open is
-part of it); the writer processes wait on a common start time, wall = first start -> last
-commit. Jobs are hook-sized snapshots (~1 KB of JSON). Every variant is checked: 4,000 ready
+part of it); the writer processes start writing together once all are up, wall = first
+start -> last commit. Jobs are hook-sized snapshots (~1 KB of JSON). Every variant is checked: 4,000 ready
 rows, 4,000 distinct seqs. Floor: 4,000 single-row commits of the same bytes into a bare WAL
 table, with the fsync the hook keeps (synchronous=FULL, SQLite's default) and without it
 (NORMAL): what one commit per job costs on this disk, with no queue logic.
@@ -47,12 +47,12 @@ def _job(worker: int, i: int) -> dict:
             "enqueued_at": 0.0, "job_key": f"w{worker}-{i}", "attempts": 0, "not_before": 0}
 
 
-def _writer(data_dir: str, worker: int, count: int, batch: int, start_at: float, floor: str):
-    """One writer process: wait for the common start, write, report (start, end).
+def _writer(data_dir: str, worker: int, count: int, batch: int, floor: str) -> None:
+    """One writer process: say "ready", wait for "go", write, report (start, end).
     floor "" = QueueStore.enqueue; "FULL" / "NORMAL" = bare commits with that synchronous."""
     jobs = [_job(worker, i) for i in range(count)]
-    while time.time() < start_at:
-        time.sleep(0.001)
+    print("ready", flush=True)
+    sys.stdin.readline()
     began = time.time()
     if floor:
         Path(data_dir).mkdir(parents=True, exist_ok=True)
@@ -66,17 +66,24 @@ def _writer(data_dir: str, worker: int, count: int, batch: int, start_at: float,
         store = QueueStore(data_dir)
         for start in range(0, count, batch):
             store.enqueue(jobs[start:start + batch])
-    print(json.dumps([began, time.time()]))
+    print(json.dumps([began, time.time()]), flush=True)
 
 
 def _enqueue(processes: int, total: int, batch: int, floor: str = "") -> float:
+    """Wall from the first writer's start to the last writer's last commit."""
     data_dir = Path(tempfile.mkdtemp(prefix="plexsync-bench-queue-")) / "data"
     per = total // processes
-    start_at = time.time() + 1.5  # every writer is up and waiting before the first write
     procs = [subprocess.Popen([PYTHON, __file__, "--writer", str(data_dir), str(w), str(per),
-                               str(batch), str(start_at), floor or "-"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=child_env(), cwd=str(ROOT)) for w in range(processes)]
+                               str(batch), floor or "-"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=child_env(), cwd=str(ROOT))
+             for w in range(processes)]
+    for p in procs:  # every writer is up, imported and holding its jobs before any writes
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"writer failed to start: {p.communicate()[1][-2000:]}")
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     spans = []
     for p in procs:
         out, err = p.communicate(timeout=300)
@@ -185,7 +192,7 @@ def run(quick: bool) -> Figure:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--writer":
-        d, w, n, b, at, fl = sys.argv[2:8]
-        _writer(d, int(w), int(n), int(b), float(at), "" if fl == "-" else fl)
+        d, w, n, b, fl = sys.argv[2:7]
+        _writer(d, int(w), int(n), int(b), "" if fl == "-" else fl)
     else:
         cli(run)
