@@ -32,9 +32,27 @@ def read_request(raw: str) -> dict:
         request = json.loads(raw)
     except ValueError as exc:
         raise InputError(f"stdin is not JSON ({exc.msg} at {exc.pos})") from None
+    except RecursionError:
+        raise InputError("stdin JSON is nested too deeply to be Stash's input") from None
     if not isinstance(request, dict):
         raise InputError("stdin JSON is not an object")
+    _require_objects(request)
     return request
+
+
+# The parts of Stash's input PlexSync reads keys from: each must be an object (or absent/null),
+# so a malformed input ends in a sentence naming the part, not in an AttributeError.
+_OBJECT_PATHS = (("server_connection",), ("server_connection", "SessionCookie"), ("args",),
+                 ("args", "hookContext"))
+
+
+def _require_objects(request: dict) -> None:
+    for path in _OBJECT_PATHS:
+        value = request
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None and not isinstance(value, dict):
+            raise InputError(f"stdin JSON: {'.'.join(path)} is not an object")
 
 
 def dispatch(request: dict) -> str:

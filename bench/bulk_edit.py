@@ -19,7 +19,7 @@ HOOK_BUDGET_S = 0.150  # issue 5: per hook process
 
 
 def run(quick: bool) -> Figure:
-    count = 50 if quick else 200
+    count = 30 if quick else 200
     n_floor = 5 if quick else 10
     fig = Figure("bulk edit", quick)
     with System() as system:

@@ -44,7 +44,7 @@ def _start_drainer(system: System, scene_id: int) -> None:
 
 
 def run(quick: bool) -> Figure:
-    n_steady, n_cold = (15, 3) if quick else (50, 10)
+    n_steady, n_cold = (12, 3) if quick else (50, 10)
     fig = Figure("hook latency", quick)
     with System() as system:
         _, ids = add_matching_scenes(system.stash, system.plex, n_steady + n_cold + 2)

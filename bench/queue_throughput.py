@@ -137,8 +137,8 @@ def _drain(system: System, ids: list, label: str) -> dict:
 
 
 def run(quick: bool) -> Figure:
-    total = 1000 if quick else 4000
-    n_drain = 100 if quick else 500
+    total = 500 if quick else 4000
+    n_drain = 40 if quick else 500
     fig = Figure("queue", quick)
     reps = 1 if quick else 3
     variants = ((1, 1), (4, 1), (1, 250), (4, 250))

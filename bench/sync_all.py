@@ -67,7 +67,7 @@ def _vm_hwm_kib(pid: int) -> int | None:
 
 
 def run(quick: bool) -> Figure:
-    n = 1000 if quick else 10_000
+    n = 300 if quick else 10_000
     fig = Figure("sync all", quick)
     server = subprocess.Popen([PYTHON, __file__, "--serve", str(n)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, env=child_env(), cwd=str(ROOT))

@@ -165,7 +165,8 @@ class StashClient:
         return ((self.execute(VERSION_QUERY).get("version") or {}).get("version")) or "unknown"
 
     def fetch_image(self, url: str) -> bytes:
-        """The image at a Stash URL, fetched with Stash's credentials."""
+        """The image at a Stash URL, fetched with Stash's credentials; b"" when the scene has
+        no cover (Stash then serves its SVG placeholder, which is no poster)."""
         request = urllib.request.Request(url, headers=self._headers())
         try:
             with _opener.open(request, timeout=self.timeout) as response:
@@ -180,6 +181,8 @@ class StashClient:
             raise StashError(f"image not reachable: {getattr(exc, 'reason', exc)}") from None
         if content_type.startswith("text/html") or data[:15].lstrip().lower().startswith(b"<!doctype html"):
             raise StashAuthError("Stash sent a web page instead of an image (a login page?)")
+        if content_type.startswith("image/svg"):
+            return b""
         return data
 
 

@@ -1,4 +1,4 @@
-"""PlexSync's Plex error hierarchy, and `translate`: the ONE place plexapi/requests errors are mapped.
+"""PlexSync's Plex errors, and `translate`: the ONE place plexapi/requests errors are mapped.
 
 The worker decides retry / breaker / dead-letter from the class alone, so every failure that
 leaves plex/ is one of these. Messages are for a person and never carry the Plex token.
@@ -57,7 +57,7 @@ class AmbiguousMatch(PlexSyncError):
 
 
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove credentials from text that may quote a URL; shorten Plex's (possibly HTML) error body."""
+    """Remove credentials from text that may quote a URL; shorten Plex's (HTML) error body."""
     text = _SECRET_IN_URL.sub(r"\1<redacted>", text)
     for secret in secrets:
         if secret:
@@ -66,7 +66,7 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 def translate(exc: BaseException, secrets: tuple[str, ...] = ()) -> PlexSyncError:
-    """Map a plexapi / requests / XML exception to PlexSync's hierarchy (already-ours pass through)."""
+    """Map a plexapi / requests / XML exception to PlexSync's classes (ours pass through)."""
     if isinstance(exc, PlexSyncError):
         return exc
     detail = scrub(str(exc), secrets)

@@ -100,7 +100,8 @@ class PathIndex:
     def sections(self) -> list[dict]:
         with self._lock:
             rows = self._db.execute("SELECT section_id, title, locations FROM sections").fetchall()
-        return [{"id": sid, "title": title, "locations": json.loads(locs)} for sid, title, locs in rows]
+        return [{"id": sid, "title": title, "locations": json.loads(locs)}
+                for sid, title, locs in rows]
 
     def item_count(self, section_id: str) -> int:
         with self._lock:

@@ -3,10 +3,11 @@
 Every file of the scene (primary first) goes through path_map and is looked up in the PathIndex:
 exactly one item -> HIGH. Several items (a duplicate in two libraries, or the scene's files
 spread over different items) -> LOW with every candidate. No item has the path -> the index is
-refreshed once, and then the fallback compares file NAMES against every indexed file -> LOW
-(that finds what a wrong path_map hides; a title search could only find items whose file name
-matches too, and Plex's titles rarely equal Stash's). Under strict_matching a LOW match raises
-AmbiguousMatch; otherwise the best candidate (the one holding the primary file) is used.
+refreshed once, and then the fallback compares file NAMES against every indexed file (no
+request: that finds what a wrong path_map hides), and last asks Plex for items with exactly the
+scene's title (one request per library: finds a renamed or re-encoded file) -> LOW. Under
+strict_matching a LOW match raises AmbiguousMatch; otherwise the best candidate (the one
+holding the primary file, else the first title match) is used.
 """
 from __future__ import annotations
 
@@ -65,6 +66,9 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
     else:
         entries = [e for path in paths for e in index.lookup_basename(path)]
         why = f"no Plex item has the file {paths[0]}; found only by file name (check path_map)"
+        if not entries:
+            entries = _by_title(client, index, snapshot.get("title") or "")
+            why = f"no Plex item has the file {paths[0]}; found only by title"
     items = _distinct_items(entries)
     if not items:
         raise ItemNotFound(f"no Plex item has the file {paths[0]} (mapped from "
@@ -80,6 +84,21 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
                f"'{best.title}' (ratingKey {best.rating_key}) of candidates {listed}. Turn on "
                "strict_matching to dead-letter such scenes instead")
     return Match("LOW", best.rating_key, best.section_id, candidates, warning)
+
+
+def _by_title(client, index: PathIndex, title: str) -> list[Entry]:
+    """Items whose title equals the scene's (Plex's title filter matches substrings)."""
+    if not title:
+        return []
+    found = []
+    for section in index.sections():
+        root = client.query_xml(f"/library/sections/{section['id']}/all", {"type": 1, "title": title})
+        for video in root.iter("Video"):
+            if (video.get("title") or "").casefold() == title.casefold():
+                part = video.find("Media/Part")
+                found.append(Entry(section["id"], video.get("ratingKey"), video.get("title"),
+                                   part.get("file", "") if part is not None else ""))
+    return found
 
 
 def _distinct_files(entries: list[Entry]) -> list[Entry]:

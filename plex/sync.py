@@ -137,8 +137,7 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
                         f"({scrub(str(exc))}); metadata was "
                         "synced, the image is retried on the next sync")
         return (), record
-    if not data:
-        warnings.append(f"scene {snapshot.get('id')}: Stash returned an empty cover image")
+    if not data:  # the scene has no cover: Stash's placeholder is not worth a poster
         return (), record
     sha1 = hashlib.sha1(data).hexdigest()
     changes = []

@@ -84,9 +84,14 @@ def test_try_acquire_waits_out_a_brief_holder(tmp_path):
     mine.release()
 
 
-def test_probe_is_cheap(tmp_path):
-    drain_lock_held(tmp_path)
-    start = time.perf_counter()
-    for _ in range(100):
-        drain_lock_held(tmp_path)
-    assert (time.perf_counter() - start) / 100 < 0.005
+def test_probes_never_take_the_lock_for_good_nor_clobber_the_holders_pid(tmp_path):
+    # Every hook probes once; what a probe costs is measured by bench/queue_throughput.py.
+    holder = DrainLock(tmp_path)
+    assert holder.try_acquire()
+    assert all(drain_lock_held(tmp_path) for _ in range(100))
+    assert lock_holder_pid(tmp_path) == os.getpid()
+    holder.release()
+    assert not any(drain_lock_held(tmp_path) for _ in range(100))
+    after = DrainLock(tmp_path)
+    assert after.try_acquire()  # a probe that found the lock free let go of it again
+    after.release()

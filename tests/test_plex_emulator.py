@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from xml.etree import ElementTree
 
 import pytest
@@ -300,27 +299,29 @@ def test_request_log_counts_per_operation(plex, plex_api):
 
 
 # ---- 50,000 items -------------------------------------------------------------------------
-def test_50k_items_serve_fast_enough_for_a_raw_xml_path_index(plex_empty):
-    started = time.perf_counter()
+def test_50k_items_are_served_completely_in_large_pages(plex_empty):
+    # Completeness only: how fast the emulator generates and serves them is measured by
+    # bench/index_build.py (figure 4), not asserted here.
     section = load_generated_library(plex_empty, 50_000)
-    generated = time.perf_counter() - started
-    session, index, start = requests.Session(), {}, 0
+    session, index, start, sizes = requests.Session(), {}, 0, []
     session.headers["X-Plex-Token"] = plex_empty.token
-    started = time.perf_counter()
     while True:
-        root = xml_of(session.get(f"{plex_empty.url}/library/sections/{section}/all", timeout=10,
+        root = xml_of(session.get(f"{plex_empty.url}/library/sections/{section}/all", timeout=60,
                                   params={"type": 1, "sort": "addedAt:desc",
                                           "X-Plex-Container-Start": start,
                                           "X-Plex-Container-Size": 5000}))
-        for part in root.iterfind("Video/Media/Part"):
+        assert int(root.get("totalSize")) == 50_000
+        parts = root.findall("Video/Media/Part")
+        sizes.append(len(parts))
+        for part in parts:
             index[part.get("file")] = start
         start += 5000
         if start >= int(root.get("totalSize")):
             break
-    indexed = time.perf_counter() - started
-    print(f"\n50k: generated in {generated:.2f} s, path index over HTTP in {indexed:.2f} s")
-    assert len(index) == 50_000 and "/data/big/049/scene_049999.mp4" in index
-    assert generated < 3 and indexed < 5
+    assert sizes == [5000] * 10
+    assert sorted(index) == sorted(f"/data/big/{i // 1000:03d}/scene_{i:06d}.mp4"
+                                   for i in range(50_000))
+    assert index["/data/big/049/scene_049999.mp4"] == 0  # newest first under addedAt:desc
 
 
 class FakeClock:

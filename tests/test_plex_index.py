@@ -1,6 +1,6 @@
-"""PathIndex through the Plex emulator: raw-XML build, paging, incremental refresh, speed."""
+"""PathIndex through the Plex emulator: raw-XML build, paging, incremental refresh, scale.
+(Speed is measured by bench/index_build.py, not asserted here.)"""
 import dataclasses
-import time
 
 import pytest
 
@@ -8,6 +8,7 @@ from plex.client import PlexClient
 from plex.errors import PlexBadRequest
 from plex.index import FULL_PAGE, RECENT_PAGE, PathIndex
 from plex.item_state import ItemState
+from plex.matcher import match
 from tests.emulators.plex_library import (MULTI_FILES, PART_I_FILE, PART_II_FILE,
                                           SAME_NAME_MOVIES_FILE, SAME_NAME_OTHER_FILE,
                                           load_generated_library)
@@ -130,23 +131,27 @@ def test_large_section_is_read_in_large_pages(plex_empty, tmp_path):
 
 
 @pytest.mark.slow
-def test_50k_items_build_under_5_s_and_match_under_1_ms(plex_empty, tmp_path):
-    load_generated_library(plex_empty, 50_000)
+def test_50k_items_are_all_indexed_in_large_pages_and_matched(plex_empty, tmp_path):
+    # Correctness at scale only: how fast this is lives in bench/index_build.py (figure 4).
+    section = load_generated_library(plex_empty, 50_000)
     cfg = settings(plex_empty)
     client, index = PlexClient(cfg, tmp_path), PathIndex(tmp_path)
-    wall, cpu = time.perf_counter(), time.process_time()
     index.ensure(client, cfg)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    files = [f"/data/big/{i // 1000:03d}/scene_{i:06d}.mp4" for i in range(0, 50_000, 50)]
-    started = time.perf_counter()
-    found = [index.lookup(f) for f in files]
-    per_lookup = (time.perf_counter() - started) / len(files)
-    assert all(len(f) == 1 for f in found)
-    # The budget is 5 s of work. The emulator runs in this process and shares the GIL with the
-    # client, so process CPU time is what the wall time is on an idle machine; the wall time
-    # itself measures whoever else shares our 2 cores (it only has to show nothing sleeps).
-    assert cpu < 5.0 and wall < 15.0, f"index build: {cpu:.2f} s CPU, {wall:.2f} s wall"
-    assert per_lookup < 0.001, f"warm lookup took {per_lookup * 1000:.3f} ms"
+    pages = plex_empty.records("GET", f"/library/sections/{section}/all")
+    starts = [int(r.query["X-Plex-Container-Start"]) for r in pages]
+    assert starts == list(range(0, 50_000, FULL_PAGE))
+    assert index.item_count(str(section)) == 50_000
+    with plex_empty.state.lock:  # the emulator's own truth, read in one pass
+        truth = {p.file: i.rating_key for i in plex_empty.state.items.values() for p in i.parts}
+    assert len(truth) == 50_000
+    for i in range(0, 50_000, 50):
+        path = f"/data/big/{i // 1000:03d}/scene_{i:06d}.mp4"
+        assert keys(index.lookup(path)) == [truth[path]], path
+        found = match(client, index, cfg, {"id": str(i), "files": [path]})
+        assert (found.confidence, int(found.rating_key)) == ("HIGH", truth[path])
+    plex_empty.clear_log()
+    match(client, index, cfg, {"id": "x", "files": ["/data/big/049/scene_049999.mp4"]})
+    assert plex_empty.requests == []  # a warm match asks Plex nothing
 
 
 def test_incremental_refresh_pages_until_a_known_item(built, plex, plex_library):

@@ -49,11 +49,12 @@ def test_enqueue_is_one_transaction(tmp_path):
     with pytest.raises(TypeError):
         store.enqueue(poisoned)
     assert store.counts()["ready"] == 0 and store.latest_job_key(1) is None
-    # ... and a whole bulk edit commits once: 500 jobs in one call is one write transaction.
-    start = time.perf_counter()
+    # ... and a whole bulk edit is one call: 500 jobs, consecutive seqs. (What a commit costs
+    # per job, one by one or batched, is measured by bench/queue_throughput.py.)
     store.enqueue([make_job(i, key="bulk") for i in range(500)])
     assert store.counts()["ready"] == 500
-    assert time.perf_counter() - start < 1.0
+    seqs = [json.loads(d)["seq"] for (d,) in rows(tmp_path, "SELECT data FROM ack_queue_default")]
+    assert sorted(seqs) == list(range(1, 501))  # the poisoned batch's seqs were rolled back too
 
 
 def test_latest_job_key_is_the_newest_job_of_the_scene(tmp_path):

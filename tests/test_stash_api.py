@@ -4,6 +4,7 @@ import pytest
 from graphql import parse, validate
 
 from hooks.stash_api import StashAuthError, StashClient, StashError, hook_bundle_document
+from tests.emulators.stash_fixtures import make_png
 from tests.test_stash_schema_conformance import REAL_SCHEMA_DIR, load_real_schema
 
 
@@ -37,7 +38,7 @@ def test_from_server_connection_maps_stash_listen_address(stash):
 
 def test_auth_errors_are_clear(stash_factory):
     locked = stash_factory(api_key="right-key")
-    scene = locked.add_scene("S", files=["/a.mp4"], cover=b"\x89PNG fake")
+    scene = locked.add_scene("S", files=["/a.mp4"], cover=make_png("locked"))
     with pytest.raises(StashAuthError, match="HTTP 401"):
         StashClient(locked.url, api_key="wrong").plugin_settings()
     good = StashClient(locked.url, api_key="right-key")
@@ -52,3 +53,9 @@ def test_auth_errors_are_clear(stash_factory):
 def test_unreachable_stash_is_a_stash_error():
     with pytest.raises(StashError, match="not reachable"):
         StashClient("http://127.0.0.1:9", timeout=1).plugin_settings()
+
+
+def test_scene_without_cover_gives_no_image(stash, stash_library):
+    client = StashClient(stash.url)
+    [scene] = client.hook_bundle([stash_library.scenes["multi"]])[1]  # the sample without a cover
+    assert client.fetch_image(scene["paths"]["screenshot"]) == b""

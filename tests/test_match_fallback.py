@@ -1,0 +1,32 @@
+"""The last-resort title fallback of the matcher, through the Plex emulator."""
+import pytest
+
+from plex.errors import AmbiguousMatch, ItemNotFound
+from tests.test_plex_sync import Rig, scene
+
+RENAMED = "/data/movies/renamed/Encore (remux).mkv"
+
+
+@pytest.fixture
+def rig(plex, plex_library, tmp_path):
+    plex.add_item(plex_library.sections["movies"], "Encore", files=[RENAMED])
+    return Rig(plex, tmp_path)
+
+
+def test_title_match_is_low_and_dead_lettered_under_strict(rig):
+    with pytest.raises(AmbiguousMatch) as err:
+        rig.sync(scene("/data/movies/encore.mp4", title="Encore"))
+    assert "found only by title" in str(err.value) and RENAMED in str(err.value)
+
+
+def test_title_match_is_written_with_a_warning_when_not_strict(rig):
+    rig.configure(strict_matching=False)
+    result = rig.sync(scene("/data/movies/encore.mp4", title="Encore", details="From Stash"))
+    assert result.confidence == "LOW" and "found only by title" in result.warnings[0]
+    assert rig.plex.item(result.rating_key)["summary"] == "From Stash"
+
+
+def test_substring_titles_are_not_candidates(rig):
+    rig.configure(trigger_plex_scan=False)
+    with pytest.raises(ItemNotFound):
+        rig.sync(scene("/data/movies/enc.mp4", title="Enc"))
