@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -243,11 +244,23 @@ class System:
         values = {"plex_url": self.plex.url, "plex_token": self.plex.token, **settings}
         self.stash.set_plugin_settings("PlexSync", values)
 
-    def edit(self, scene_id, **fields):
-        """sceneUpdate through Stash's GraphQL; the hook has run when this returns."""
-        answer = self.stash.graphql(SCENE_UPDATE, {"input": {"id": str(scene_id), **fields}})
+    def graphql(self, document: str, variables: dict, timeout: float = 900.0) -> dict:
+        """POST to the Stash emulator and wait as long as Stash's answer takes: a mutation
+        answers only after every hook it fired has exited (StashEmulator.graphql gives up
+        after 10 s, shorter than a 200-scene bulk edit)."""
+        request = urllib.request.Request(
+            f"{self.stash.url}/graphql", method="POST",
+            data=json.dumps({"query": document, "variables": variables}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read())
         if answer.get("errors"):
             raise RuntimeError(answer["errors"])
+        return answer
+
+    def edit(self, scene_id, **fields):
+        """sceneUpdate through Stash's GraphQL; the hook has run when this returns."""
+        self.graphql(SCENE_UPDATE, {"input": {"id": str(scene_id), **fields}})
         return self.runner.runs[-1]
 
     def wait_drained(self, timeout: float = 60.0) -> None:

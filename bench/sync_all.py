@@ -1,7 +1,8 @@
 """Figure 6: Sync All of 10,000 scenes end to end: the Sync All task, run by the Stash-exact
 runner as Stash's Tasks page would, reads 10,000 scenes from the Stash emulator page by page,
 queues them and syncs every one into a Plex emulator holding 10,000 matching items (each a
-first sync: metadata PUT plus poster and background; the index is built by the task).
+first sync: metadata PUT plus poster and background from the scene's cover, which every
+scene has, as after Stash's scan generated screenshots; the index is built by the task).
 
 Both emulators run in a separate server process (`--serve`), so they neither share a GIL with
 the runner's timing thread nor inflate this process. Peak RSS of the plugin process: its
@@ -32,7 +33,7 @@ def _serve(n: int) -> None:
     from tests.emulators.plex_server import PlexEmulator
     from tests.emulators.stash_server import StashEmulator
     stash, plex = StashEmulator().start(), PlexEmulator(token="bench-token").start()
-    _, ids = add_matching_scenes(stash, plex, n)
+    _, ids = add_matching_scenes(stash, plex, n, covers=True)
     stash.set_plugin_settings("PlexSync", {"plex_url": plex.url, "plex_token": plex.token})
     print(json.dumps({"stash_port": stash.port, "cookie": stash.create_session()}), flush=True)
     for line in sys.stdin:

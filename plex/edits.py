@@ -12,19 +12,17 @@ No I/O here, so every rule is a row in a value table (tests/test_plex_edits.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from plex.item_state import ItemState
 from validation.config import Config
+from validation.sanitize import strip_credentials
 
 # Our field name -> (Plex edit name, config toggle)
 SCALARS = {"title": ("title", "sync_title"), "summary": ("summary", "sync_summary"),
            "studio": ("studio", "sync_studio"), "date": ("originallyAvailableAt", "sync_date")}
 LISTS = {"genres": ("genre", "sync_tags"), "actors": ("actor", "sync_performers"),
          "collections": ("collection", "sync_collections")}
-# Query parameters that carry credentials; a URL handed to Plex is stored there for good.
-_SECRET_PARAMS = {"apikey", "api_key", "token", "x-plex-token", "session", "sessionid", "auth",
-                  "password", "key"}
 
 
 @dataclass(frozen=True)
@@ -42,19 +40,6 @@ class EditPlan:
     preserved: tuple[str, ...] = field(default=())  # fields kept because a person edited them
 
 
-def credential_free(url: str | None) -> str:
-    """The URL without user:password@ and without credential query parameters ('' for None)."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = [(k, v) for k, v in pairs if k.lower() not in _SECRET_PARAMS]
-    if "@" not in parts.netloc and len(query) == len(pairs):
-        return url  # nothing to strip: hand it on exactly as Stash built it
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, urlencode(query), ""))
-
-
 def _unique(names) -> list[str]:
     seen, out = set(), []
     for name in names:
@@ -70,7 +55,7 @@ def desired_values(snapshot: dict, cfg: Config) -> dict:
     thumbs = {}
     for performer in snapshot.get("performers") or []:
         thumbs.setdefault((performer.get("name") or "").strip().casefold(),
-                          credential_free(performer.get("image_url")))
+                          strip_credentials(performer.get("image_url")) or "")
     actor_names = _unique(p.get("name") for p in snapshot.get("performers") or [])
     return {
         "title": (snapshot.get("title") or "").strip(),

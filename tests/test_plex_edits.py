@@ -3,7 +3,8 @@ import dataclasses
 
 import pytest
 
-from plex.edits import FieldChange, credential_free, describe, plan_edits
+from plex.edits import FieldChange, describe, plan_edits
+from validation.sanitize import strip_credentials
 from plex.item_state import Actor, ItemState
 from validation.config import parse_config
 
@@ -208,11 +209,11 @@ def test_describe(changes, text):
 
 
 @pytest.mark.parametrize("url, clean", [
-    (None, ""),
+    (None, None),
     ("http://stash:9999/performer/1/image?t=5", "http://stash:9999/performer/1/image?t=5"),
     ("http://stash/p/1/image?apikey=K&t=5", "http://stash/p/1/image?t=5"),
     ("https://user:pw@stash/p/1/image", "https://stash/p/1/image"),
     ("http://stash/p?X-Plex-Token=T&session=s", "http://stash/p"),
 ])
-def test_credential_free(url, clean):
-    assert credential_free(url) == clean
+def test_thumbs_handed_to_plex_carry_no_credentials(url, clean):
+    assert strip_credentials(url) == clean

@@ -20,7 +20,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Bidi embeddings/overrides/isolates and the BOM: they reorder or hide text in Plex clients.
 _BIDI_AND_BOM = re.compile("[\u202a-\u202e\u2066-\u2069\ufeff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CREDENTIAL_PARAMS = {"apikey", "api_key", "token", "x-plex-token", "session"}
+# Query parameters that carry credentials; a URL handed to Plex is stored there for good.
+_CREDENTIAL_PARAMS = {"apikey", "api_key", "token", "x-plex-token", "session", "sessionid", "auth",
+                      "password", "key"}
 
 
 def clean_text(value: object, limit: int, *, multiline: bool = False) -> str:
@@ -71,7 +73,9 @@ def strip_credentials(url: object) -> str | None:
     parts = urlsplit(str(url))
     if parts.scheme not in ("http", "https"):
         return None
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, v) for k, v in pairs if k.lower() not in _CREDENTIAL_PARAMS]
+    if "@" not in parts.netloc and len(query) == len(pairs):
+        return str(url)  # nothing to strip: hand it on exactly as Stash built it
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in _CREDENTIAL_PARAMS]
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
