@@ -60,6 +60,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False                 # stop() must not wait for a hanging request
     allow_reuse_address = True             # up() binds the same port again at once
+    request_queue_size = 128               # socketserver's 5 resets bursts a real server takes
 
     def __init__(self, address, emulator):
         self.emulator = emulator

@@ -115,6 +115,9 @@ def _failed(errors: list, code: str) -> dict:
 class StashHTTPServer(ThreadingHTTPServer):
     """One thread per connection, so a hook can call back while its mutation is still open."""
     daemon_threads = True
+    # Stash (Go's net/http) listens with the kernel's full backlog; socketserver's default of 5
+    # resets connections when 30 hook processes ask at once.
+    request_queue_size = 128
 
     def __init__(self, emulator):
         super().__init__(("127.0.0.1", 0), _Handler)
