@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 
-from common import (BULK_UPDATE, Figure, System, add_matching_scenes, cli, median, ms, p95,
-                    plex_files, run_floor, secs, wait_until)
+from common import Figure, cli, median, ms, p95, secs
+from loopback import (BULK_UPDATE, System, add_matching_scenes, plex_files, run_floor,
+                      wait_until)
 
 HOOK_BUDGET_S = 0.150  # issue 5: per hook process
 

@@ -2,9 +2,9 @@
 match (plex.matcher.match) per scene.
 
 The Plex emulator runs in this process; each size is built by a fresh child process
-(`--child`) holding only PlexSync's side, so its ru_maxrss (resource.getrusage RUSAGE_SELF)
-is the index build's peak RSS and its CPU time is PlexSync's own work. Wall includes the
-emulator rendering the XML pages (it shares the 2 cores); the emulator's share is reported.
+(bench/index_child.py) holding only PlexSync's side, so its ru_maxrss (resource.getrusage
+RUSAGE_SELF) is the index build's peak RSS and its CPU time is PlexSync's own work. Wall
+includes the emulator rendering the XML pages (it shares the 2 cores); its share is reported.
 
 Floor: the same /all pages fetched by the same client, not parsed or stored (transfer plus the
 emulator's rendering). Baseline: the naive raw-XML dict index tests/test_plex_emulator.py used
@@ -16,82 +16,20 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from common import (Figure, PlexEmulator, cli, mib, ms, plex_files, run_measured_child,
-                    secs)
+from common import Figure, cli, mib, ms, run_measured_child, secs
+from loopback import PlexEmulator, load_generated_library, plex_files
 
 GOAL_50K_S = 5.0
 GOAL_MATCH_S = 0.001
 MATCH_SAMPLES = 1000
-
-
-def _child(url: str, token: str, n: int, data_dir: str, expected: dict) -> dict:
-    import resource
-
-    import requests
-    from xml.etree import ElementTree
-
-    from plex.client import PlexClient
-    from plex.index import FULL_PAGE, PathIndex
-    from plex.matcher import match
-    from validation.config import parse_config
-
-    def cpu() -> float:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime
-
-    out = {"rss_imports_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}  # + Python
-    cfg = parse_config({"plex_url": url, "plex_token": token})
-    client, index = PlexClient(cfg, data_dir), PathIndex(data_dir)
-    client.ping()  # connected first: the build below is the index alone
-    out["build_start"], wall, c0 = time.time(), time.perf_counter(), cpu()
-    index.ensure(client, cfg)
-    out["build_s"], out["build_cpu_s"] = time.perf_counter() - wall, cpu() - c0
-    out["build_end"] = time.time()
-    out["rss_build_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    section = index.sections()[0]["id"]
-    out["indexed"] = index.item_count(section)
-
-    snapshots = [{"id": str(i), "files": [f]} for i, f in enumerate(expected)]
-    started = time.perf_counter()
-    found = [match(client, index, cfg, s) for s in snapshots]
-    out["match_s"] = (time.perf_counter() - started) / len(snapshots)
-    out["match_wrong"] = sum(1 for m, f in zip(found, expected)
-                             if (m.confidence, m.rating_key) != ("HIGH", str(expected[f])))
-    started = time.perf_counter()
-    for f in expected:
-        index.lookup(f)
-    out["lookup_s"] = (time.perf_counter() - started) / len(expected)
-
-    started, start = time.perf_counter(), 0  # floor: same pages, not parsed
-    while start < n:
-        client.query_bytes(f"/library/sections/{section}/all",
-                           {"type": 1, "X-Plex-Container-Start": start,
-                            "X-Plex-Container-Size": FULL_PAGE})
-        start += FULL_PAGE
-    out["floor_s"] = time.perf_counter() - started
-
-    session, naive, start = requests.Session(), {}, 0  # baseline: the old test's dict index
-    session.headers["X-Plex-Token"] = token
-    started = time.perf_counter()
-    while True:
-        body = session.get(f"{url}/library/sections/{section}/all", timeout=60, params={
-            "type": 1, "sort": "addedAt:desc", "X-Plex-Container-Start": start,
-            "X-Plex-Container-Size": 5000}).content
-        root = ElementTree.fromstring(body)
-        for part in root.iterfind("Video/Media/Part"):
-            naive[part.get("file")] = start
-        start += 5000
-        if start >= int(root.get("totalSize")):
-            break
-    out["naive_s"], out["naive_items"] = time.perf_counter() - started, len(naive)
-    index.close()
-    return out
+CHILD = Path(__file__).with_name("index_child.py")  # the measured process: PlexSync's side only
 
 
 def _measure(n: int, tmp: str) -> dict:
-    from tests.emulators.plex_library import load_generated_library
     with PlexEmulator(token="bench-token") as plex:
         started = time.perf_counter()
         load_generated_library(plex, n)
@@ -100,7 +38,7 @@ def _measure(n: int, tmp: str) -> dict:
             truth = {p.file: i.rating_key for i in plex.state.items.values() for p in i.parts}
         expected = {f: truth[f] for f in plex_files(n)[::max(1, n // MATCH_SAMPLES)]}
         out = json.loads(run_measured_child(
-            [sys.executable, __file__, "--child", plex.url, plex.token, str(n), tmp],
+            [sys.executable, str(CHILD), plex.url, plex.token, str(n), tmp],
             json.dumps(expected), timeout=600))
         served = [r.duration or 0.0 for r in plex.records("GET", "/library/sections/")
                   if r.path.endswith("/all") and out["build_start"] <= r.time <= out["build_end"]]
@@ -112,7 +50,6 @@ def _measure(n: int, tmp: str) -> dict:
 
 
 def run(quick: bool) -> Figure:
-    import tempfile
     sizes = (1000, 10_000) if quick else (1000, 10_000, 50_000)
     fig = Figure("index", quick)
     results = []
@@ -154,8 +91,4 @@ def run(quick: bool) -> Figure:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _, _, url, token, n, data_dir = sys.argv
-        print(json.dumps(_child(url, token, int(n), data_dir, json.load(sys.stdin))))
-    else:
-        cli(run)
+    cli(run)

@@ -3,11 +3,12 @@ process and from 4 processes at once, one job per call (as hooks do: one commit 
 batched (250 per call: a Sync All page); then drain throughput with 5 ms of Plex latency.
 
 Enqueue: each variant starts with a fresh data folder (the schema race of the first open is
-part of it); the writer processes start writing together once all are up, wall = first
-start -> last commit. Jobs are hook-sized snapshots (~1 KB of JSON). Every variant is checked: 4,000 ready
-rows, 4,000 distinct seqs. Floor: 4,000 single-row commits of the same bytes into a bare WAL
-table, with the fsync the hook keeps (synchronous=FULL, SQLite's default) and without it
-(NORMAL): what one commit per job costs on this disk, with no queue logic.
+part of it); the writer processes start writing together once all are up; wall = first start
+-> last commit. Jobs are hook-sized snapshots (1 KB of JSON). Every variant is checked: 4,000
+ready rows, 4,000 distinct seqs. Floor: 4,000 single-row commits of the same bytes into a bare
+WAL table, with the fsync the hook keeps (synchronous=FULL, SQLite's default) and without it
+(NORMAL): what one commit per job costs on this disk, with no queue logic. Variants and floors
+run 3 times, interleaved (the disk's fsync latency drifts with other I/O); medians reported.
 
 Drain: the Process Queue task through the runner (its own process, as from Stash's Tasks
 page), Plex emulator answering every request 5 ms late (PlexEmulator.latency). Throughput is
@@ -25,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (PYTHON, ROOT, Figure, System, add_matching_scenes, child_env, cli, median,
-                    ms, plex_files, queue_scenes, secs)
+from common import PYTHON, ROOT, Figure, child_env, cli, median, ms, secs
+from loopback import System, add_matching_scenes, plex_files, queue_scenes
 from sync_queue.lock import drain_lock_held
 from sync_queue.store import QueueStore
 
@@ -131,10 +132,11 @@ def _drain(system: System, ids: list, label: str) -> dict:
         raise RuntimeError(f"{label}: {result.output!r} {result.error!r}")
     records = system.plex.requests
     span = records[-1].time - records[0].time
-    per_scene = [r for r in records if r.path.startswith("/library/metadata") or r.method == "PUT"]
+    per_scene = [r for r in records
+                 if r.path.startswith("/library/metadata") or r.method == "PUT"]
     methods = collections.Counter(r.method for r in per_scene)
-    shape = "+".join(f"{methods[m] // len(ids) if methods[m] % len(ids) == 0 else methods[m] / len(ids):g}"
-                     f" {m}" for m in ("GET", "PUT", "POST") if methods[m])
+    shape = "+".join(f"{methods[m] / len(ids):g} {m}" for m in ("GET", "PUT", "POST")
+                     if methods[m])
     return {"jobs": len(ids), "span_s": span, "task_wall_s": result.wall_s,
             "requests": len(records), "requests_per_job": len(per_scene) / len(ids),
             "shape": shape}
@@ -157,7 +159,7 @@ def run(quick: bool) -> Figure:
     for (processes, batch), samples in walls.items():
         wall = median(samples)
         how = "one job per call" if batch == 1 else f"{batch} per call"
-        is_goal = batch == 1 and total == 4000
+        is_goal = total == 4000  # the goal is any enqueue of 4,000; one per call is the hard one
         spread = f" ({secs(min(samples))}-{secs(max(samples))})" if len(samples) > 1 else ""
         fig.add(f"5a enqueue {total:,} jobs, {processes} process{'es' if processes > 1 else ''}"
                 f", {how}: median of {len(samples)}", secs(wall) + spread,

@@ -5,6 +5,10 @@ PlexSync's settings stored in Stash as a user would set them, the runner wired a
 executor, and helpers to edit scenes through GraphQL (so hooks fire exactly as in Stash), wait
 for the detached drainer, and read PlexSync's state. Teardown kills any drainer still alive:
 drainers are detached on purpose and would otherwise outlive the test.
+
+`secured` is the same system with every secret in play (a Stash that requires an API key, the
+session cookie Stash hands to plugins, a distinctive Plex token) for the proofs of issue 5;
+`Synced.start_drainer()` starts `python -m worker --background` the way a hook does.
 """
 from __future__ import annotations
 
@@ -173,11 +177,14 @@ class Synced:
 def _is_plexsync_process(pid: int) -> bool:
     """Guard before a SIGKILL: the pid in drain.lock must still be a PlexSync drainer or task
     (pids are reused; never signal a stranger)."""
+    if pid == os.getpid():
+        return False  # the test itself holds the lock (e.g. to queue without a drainer)
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return os.name != "posix" or not Path("/proc").exists()
-    return b"worker" in cmdline or b"PlexSync.py" in cmdline or b"process_queue.py" in cmdline
+    return (b"worker" in argv and b"-m" in argv) or any(
+        arg.endswith((b"PlexSync.py", b"process_queue.py")) for arg in argv)
 
 
 @pytest.fixture

@@ -9,8 +9,10 @@ doing one request at a time; hooks never talk to Plex).
 from __future__ import annotations
 
 import statistics
+import threading
 
 import pytest
+import requests
 
 from sync_queue.lock import drain_lock_held
 from tests.e2e_fixtures import wait_until
@@ -72,3 +74,30 @@ def test_30_hooks_at_once_land_exactly_once_with_never_two_drainers(secured):
           f"max {walls[-1] * 1000:.0f} ms; {len(synced_scenes)} jobs synced by {drainers} "
           f"drainer process(es) one after another; {len(env.plex.requests)} Plex requests, "
           f"0 overlapping")
+
+
+# -- the two "never two drainers" checks can fail: fed what two drainers would leave --------
+
+def test_interleaved_job_lines_are_caught():
+    line = "2026-01-01 10:00:00,000 {pid} INFO scene {scene} → Plex {rk}: title\n"
+    one_after_another = "".join(line.format(pid=p, scene=s, rk=s) for p, s in
+                                [(11, 1), (11, 2), (22, 3), (22, 4)])
+    side_by_side = "".join(line.format(pid=p, scene=s, rk=s) for p, s in
+                           [(11, 1), (22, 2), (11, 3), (22, 4)])
+    assert interleaved_drainers(one_after_another) == []
+    assert interleaved_drainers(side_by_side) == [11, 22]
+
+
+def test_overlapping_plex_requests_are_caught(plex):
+    plex.latency(LATENCY)
+
+    def get():
+        requests.get(f"{plex.url}/identity", headers={"X-Plex-Token": plex.token}, timeout=5)
+    get(), get()  # one client, one request at a time
+    assert overlapping_requests(plex, LATENCY) == []
+    both = [threading.Thread(target=get) for _ in range(2)]  # two clients at once
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join()
+    assert len(overlapping_requests(plex, LATENCY)) == 1

@@ -15,7 +15,8 @@ import pytest
 from sync_queue.lock import lock_holder_pid
 from sync_queue.records import SyncRecords
 from tests.e2e_fixtures import wait_until
-from tests.proof_checks import cpu_seconds, queue_counts, secret_leaks, tracebacks
+from tests.proof_checks import (cpu_seconds, plex_view, queue_counts, secret_leaks,
+                                tracebacks)
 
 FOLDERS = 8  # P(all 8 first delays < 5 s) = (1/6)**8: the long schedule shows
 
@@ -85,21 +86,30 @@ def test_skip_not_found_records_and_skips(secured):
     assert tracebacks(env) == [] and secret_leaks(env) == []
 
 
+# (the imported item's file, the new file, the new scene's title)
+COLLISIONS = {"same file name": ("/data/movies/old/video.mp4", "/data/movies/new/video.mp4", "New"),
+              "same title": ("/data/movies/old/intro-1.mp4", "/data/movies/new/intro-2.mp4",
+                             "Last week's video")}
+
+
 @pytest.mark.xfail(strict=True, reason=(
-    "BUG (plex/matcher.py match): a file Plex has not imported yet is matched by BASENAME to "
-    "another folder's item ('video.mp4'): strict -> dead-lettered as ambiguous at once, no "
-    "scan, no retry; non-strict -> the other item is overwritten. See the proofs report."))
+    "BUG (plex/matcher.py match): a file Plex has not imported yet is matched by BASENAME or "
+    "TITLE to another folder's item: strict -> dead-lettered as ambiguous at once, no scan, "
+    "no retry; non-strict -> the other item is overwritten. See the proofs report."))
+@pytest.mark.parametrize("collision", COLLISIONS)
 @pytest.mark.parametrize("strict", [True, False])
-def test_new_file_sharing_a_basename_with_an_imported_one_waits_for_plex(secured, strict):
+def test_new_file_resembling_an_imported_one_waits_for_plex(secured, strict, collision):
     env = secured
+    old, new, title = COLLISIONS[collision]
     env.configure(strict_matching=strict)
     section = env.plex_library.sections["movies"]
-    env.plex.add_item(section, "Last week's video", files=["/data/movies/old/video.mp4"])
-    env.plex.add_pending_file(section, "/data/movies/new/video.mp4", "video")
-    scene = env.stash.add_scene("Brand new", files=["/data/movies/new/video.mp4"])
-    env.edit(scene, title="Brand new scene")
-    wait_until(lambda: env.plex.scans or env.dead_letters() or "→ Plex" in env.drainer_log(),
+    imported = env.plex.add_item(section, "Last week's video", files=[old], genres=["Old"])
+    env.plex.add_pending_file(section, new, "new video")
+    scene = env.stash.add_scene("before the edit", files=[new], tags=["New"])
+    before = plex_view(env.plex.item(imported))
+    env.edit(scene, title=title)
+    wait_until(lambda: env.plex.scans or env.dead_letters() or SyncRecords(env.data_dir).get(scene),
                30, what="the drainer to decide")
-    assert env.plex_item("/data/movies/old/video.mp4")["title"] == "Last week's video"
-    assert env.dead_letters() == []
-    assert [s["path"] for s in env.plex.scans] == ["/data/movies/new"]
+    assert plex_view(env.plex.item(imported)) == before  # the other item is left alone
+    assert env.dead_letters() == []  # the new scene waits for Plex ...
+    assert [s["path"] for s in env.plex.scans] == ["/data/movies/new"]  # ... which is asked to look

@@ -67,6 +67,8 @@ def test_plex_down_for_60_s_mid_drain_opens_the_breaker_once_and_everything_land
     wait_until(lambda: breaker(env.data_dir)["name"] == "open", 30, what="the breaker to open")
     opened = breaker(env.data_dir)
     t_open = time.time()
+    # the failure that tripped it is still being settled (rescheduled with attempts 1)
+    wait_until(lambda: queue_counts(env)["in_flight"] == 0, 10, what="the last failure to settle")
     cpu_at_open = cpu_seconds(drainer.pid)
     attempts_at_open = stored_attempts(env.data_dir)
     synced_before = env.plex.count("PUT")

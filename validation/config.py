@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -109,6 +110,22 @@ class Config:
 def parse_config(settings: dict | None) -> Config:
     """Build the frozen Config from Stash's settings map; unset keys take their defaults."""
     settings = settings or {}
+    try:
+        return _parse_settings(settings)
+    except ConfigError as exc:
+        raise _without_token(exc, settings.get("plex_token")) from None
+
+
+def _without_token(exc: ConfigError, token: object) -> ConfigError:
+    """Errors quote the value they reject, which may be the token pasted into the wrong
+    setting; the message goes to Stash's log, so the token is cut out of it."""
+    token = token.strip() if isinstance(token, str) else ""
+    if len(token) >= 4 and token in str(exc):
+        exc.args = (str(exc).replace(token, "<hidden>"),)
+    return exc
+
+
+def _parse_settings(settings: dict) -> Config:
     values = {}
     for setting in SETTINGS:
         raw = settings.get(setting.name)
@@ -200,8 +217,15 @@ _PARSERS = {"str": _as_str, "bool": _as_bool, "int": _as_int, "float": _as_float
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError("plex_url", f"must look like http://host:32400 (got {url!r})")
+        raise ConfigError("plex_url", f"must look like http://host:32400 (got {_shown_url(url)!r})")
     return url.rstrip("/")
+
+
+def _shown_url(url: str) -> str:
+    """A rejected URL as an error may quote it: without user:password@ and without the query
+    (a Plex URL copied from a browser carries ?X-Plex-Token=...)."""
+    base = re.split(r"[?#]", url, maxsplit=1)[0]
+    return re.sub(r"(^|//)[^/@]*@", r"\1", base) + ("?…" if base != url else "")
 
 
 def data_dir_for(plugin_dir: str | Path) -> Path:
