@@ -122,13 +122,15 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
     record = {f"{kind}_sha1": ours.get(f"{kind}_sha1") for kind, _, _ in _IMAGES}
     record["cover_url"] = ours.get("cover_url")
     cover = snapshot.get("cover_url")
-    unchanged_url = cover == ours.get("cover_url")
-    # Same URL as last time and already uploaded: skip even fetching the image from Stash.
-    todo = [(kind, word) for kind, toggle, word in _IMAGES if getattr(cfg, toggle)
-            and not (unchanged_url and ours.get(f"{kind}_sha1"))]
+    # Always fetched (from Stash, never Plex) and compared by sha1: the URL's ?t= is Stash's
+    # updated_at in whole seconds, so a cover replaced within the second of the last sync
+    # keeps its URL, and skipping by URL would never upload it.
+    todo = [(kind, word) for kind, toggle, word in _IMAGES if getattr(cfg, toggle)]
     if not cover or not todo:
         return (), record
-    if dry_run:  # no fetch: report that the cover URL changed, i.e. the image may have
+    if dry_run:  # no fetch: a changed URL means the image may have changed
+        if cover == ours.get("cover_url") and all(ours.get(f"{kind}_sha1") for kind, _ in todo):
+            return (), record
         return tuple(FieldChange(word, ours.get("cover_url"), cover) for _, word in todo), record
     try:
         data = fetch_image(cover)

@@ -204,14 +204,19 @@ def test_cover_is_uploaded_only_when_its_bytes_change(rig, plex, plex_library):
     assert plex.item(rk)["artSha1"] == hashlib.sha1(COVER_1).hexdigest()
     rig.warm()
     assert rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=1")).summary == ""
-    assert rig.fetched == ["http://stash/scene/42/screenshot?t=1"]  # same URL: not even fetched
     assert rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=2")).summary == ""
-    assert len(rig.fetched) == 2 and plex.count("POST") == 0  # new URL, same bytes
+    assert len(rig.fetched) == 3 and plex.count("POST") == 0  # fetched from Stash, same bytes
     assert rig.requests() == [("GET", f"/library/metadata/{rk}")] * 2
+    # Replaced within the same second: same URL, new bytes -> uploaded all the same.
+    rig.images["http://stash/scene/42/screenshot?t=2"] = COVER_2
+    assert rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=2")).summary \
+        == "poster, background"
+    rig.images["http://stash/scene/42/screenshot?t=3"] = COVER_1
+    plex.clear_log()
     rig.configure(sync_background=False)
     result = rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=3"))
     assert result.summary == "poster" and plex.count("POST") == 1
-    assert plex.item(rk)["posterSha1"] == hashlib.sha1(COVER_2).hexdigest()
+    assert plex.item(rk)["posterSha1"] == hashlib.sha1(COVER_1).hexdigest()
 
 
 def test_cover_fetch_failure_is_a_warning_and_metadata_lands(rig, plex, plex_library):
