@@ -173,6 +173,23 @@ class Synced:
                 proc.kill()
             proc.wait(10)
 
+    def kill_strays(self) -> list[int]:
+        """SIGKILL every PlexSync process of THIS test's data folder, lock or not: a drainer a
+        hook started an instant before teardown has not taken the lock yet, and one waiting
+        for a Plex that the test has stopped would otherwise wait on for ever (Linux only)."""
+        marker = f"PLEXSYNC_DATA_DIR={self.data_dir}".encode()
+        killed = []
+        for proc_dir in Path("/proc").glob("[0-9]*"):
+            try:
+                pid = int(proc_dir.name)
+                if marker in (proc_dir / "environ").read_bytes().split(b"\0") \
+                        and _is_plexsync_process(pid):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            except (OSError, ValueError):
+                continue  # gone, or not ours to read
+        return killed
+
 
 def _is_plexsync_process(pid: int) -> bool:
     """Guard before a SIGKILL: the pid in drain.lock must still be a PlexSync drainer or task
@@ -199,6 +216,7 @@ def synced(stash, stash_library, plex, plex_library, make_runner, tmp_path) -> S
     stash.hook_sink = None
     env.kill_drainer()
     env.stop_spawned()
+    env.kill_strays()
 
 
 @pytest.fixture
@@ -223,5 +241,6 @@ def secured(stash_factory, make_runner, tmp_path) -> Synced:
         stash.hook_sink = None
         env.kill_drainer()
         env.stop_spawned()
+        env.kill_strays()
         plex.stop()
     assert not plex.errors, "Plex emulator internal error:\n" + "\n".join(plex.errors)
