@@ -3,9 +3,11 @@
 Every file of the scene (primary first) goes through path_map and is looked up in the PathIndex:
 exactly one item -> HIGH. Several items (a duplicate in two libraries, or the scene's files
 spread over different items) -> LOW with every candidate. No item has the path -> the index is
-refreshed once, and then the fallback compares file NAMES against every indexed file (no
-request: that finds what a wrong path_map hides), and last asks Plex for items with exactly the
-scene's title (one request per library: finds a renamed or re-encoded file) -> LOW. Under
+refreshed once. A path inside a library folder is then simply not imported yet: ItemNotFound
+(the caller asks Plex to scan and retries), never a guess, or a new `new/video.mp4` would take
+over an old `old/video.mp4`. Only a path outside every library folder (a wrong or missing
+path_map) gets the fallbacks: file NAMES against every indexed file (no request), then Plex's
+items with exactly the scene's title (one request per library) -> LOW. Under
 strict_matching a LOW match raises AmbiguousMatch; otherwise the best candidate (the one
 holding the primary file, else the first title match) is used.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from plex.errors import AmbiguousMatch, ItemNotFound
 from plex.index import Entry, PathIndex
-from plex.paths import map_path
+from plex.paths import is_under, map_path
 from validation.config import Config
 
 
@@ -63,6 +65,9 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
     by_path = bool(entries)
     if by_path:
         why = "several Plex items hold this scene's files"
+    elif _inside_a_library(index, paths):
+        raise ItemNotFound(f"no Plex item has the file {paths[0]} (mapped from "
+                           f"{snapshot['files'][0]}) yet; it lies in a Plex library folder")
     else:
         entries = [e for path in paths for e in index.lookup_basename(path)]
         why = f"no Plex item has the file {paths[0]}; found only by file name (check path_map)"
@@ -84,6 +89,11 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
                f"'{best.title}' (ratingKey {best.rating_key}) of candidates {listed}. Turn on "
                "strict_matching to dead-letter such scenes instead")
     return Match("LOW", best.rating_key, best.section_id, candidates, warning)
+
+
+def _inside_a_library(index: PathIndex, paths: list[str]) -> bool:
+    return any(is_under(path, location) for path in paths for section in index.sections()
+               for location in section["locations"])
 
 
 def _by_title(client, index: PathIndex, title: str) -> list[Entry]:

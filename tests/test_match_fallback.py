@@ -15,13 +15,13 @@ def rig(plex, plex_library, tmp_path):
 
 def test_title_match_is_low_and_dead_lettered_under_strict(rig):
     with pytest.raises(AmbiguousMatch) as err:
-        rig.sync(scene("/data/movies/encore.mp4", title="Encore"))
+        rig.sync(scene("/stash/library/encore.mp4", title="Encore"))
     assert "found only by title" in str(err.value) and RENAMED in str(err.value)
 
 
 def test_title_match_is_written_with_a_warning_when_not_strict(rig):
     rig.configure(strict_matching=False)
-    result = rig.sync(scene("/data/movies/encore.mp4", title="Encore", details="From Stash"))
+    result = rig.sync(scene("/stash/library/encore.mp4", title="Encore", details="From Stash"))
     assert result.confidence == "LOW" and "found only by title" in result.warnings[0]
     assert rig.plex.item(result.rating_key)["summary"] == "From Stash"
 
@@ -29,4 +29,4 @@ def test_title_match_is_written_with_a_warning_when_not_strict(rig):
 def test_substring_titles_are_not_candidates(rig):
     rig.configure(trigger_plex_scan=False)
     with pytest.raises(ItemNotFound):
-        rig.sync(scene("/data/movies/enc.mp4", title="Enc"))
+        rig.sync(scene("/stash/library/enc.mp4", title="Enc"))

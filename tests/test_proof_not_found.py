@@ -92,10 +92,6 @@ COLLISIONS = {"same file name": ("/data/movies/old/video.mp4", "/data/movies/new
                              "Last week's video")}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (plex/matcher.py match): a file Plex has not imported yet is matched by BASENAME or "
-    "TITLE to another folder's item: strict -> dead-lettered as ambiguous at once, no scan, "
-    "no retry; non-strict -> the other item is overwritten. See the proofs report."))
 @pytest.mark.parametrize("collision", COLLISIONS)
 @pytest.mark.parametrize("strict", [True, False])
 def test_new_file_resembling_an_imported_one_waits_for_plex(secured, strict, collision):
