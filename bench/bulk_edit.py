@@ -42,7 +42,7 @@ def run(quick: bool) -> Figure:
 
         def all_tagged():
             return all("Bulk Tag" in system.plex.item(k)["genres"] for k in keys)
-        wait_until(all_tagged, 300, "every bulk-edited scene in Plex", interval=0.01)
+        wait_until(all_tagged, 300, interval=0.01, what="every bulk-edited scene in Plex")
         in_plex = time.perf_counter() - started
         runs = system.runner.runs[first_run:]
         system.wait_drained()

@@ -41,7 +41,7 @@ def _start_drainer(system: System, scene_id: int) -> None:
     """An uncounted edit that starts a drainer; wait until it has synced and idles."""
     system.edit(scene_id, title="warm-up")
     system.wait_drained()
-    wait_until(lambda: drainer_alive(system.data_dir), 10, "the drainer")
+    wait_until(lambda: drainer_alive(system.data_dir), 10, what="the drainer")
 
 
 def run(quick: bool) -> Figure:
@@ -65,7 +65,7 @@ def run(quick: bool) -> Figure:
             cold.append(_pair(system, True, scene, titles[scene], stdin))
             wait_until(lambda: drainer_alive(system.data_dir)
                        and lock_holder_pid(system.data_dir) != killed_pid, 30,
-                       "the drainer this cold hook started")
+                       what="the drainer this cold hook started")
             system.wait_drained()
 
         if not drainer_alive(system.data_dir):

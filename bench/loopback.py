@@ -24,6 +24,7 @@ from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_server import StashEmulator
 from tests.emulators.stash_state import make_png
 from tests.harness.runner import PluginRunner, RunResult, _Process
+from tests.waiting import wait_until
 from validation.config import parse_config
 
 FLOOR_CODE = "import json, sqlite3, urllib.request"
@@ -92,17 +93,6 @@ def queue_idle(data_dir: Path) -> bool:
     return counts["ready"] + counts["in_flight"] == 0
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
 # ---- the loopback system -----------------------------------------------------------------------
 class System:
     """Stash emulator + Plex emulator + PlexSync run by the Stash-exact runner, as wired in
@@ -149,7 +139,7 @@ class System:
         return self.runner.runs[-1]
 
     def wait_drained(self, timeout: float = 60.0) -> None:
-        wait_until(lambda: queue_idle(self.data_dir), timeout, "the queue to drain")
+        wait_until(lambda: queue_idle(self.data_dir), timeout, what="the queue to drain")
 
     def kill_drainers(self) -> None:
         self.killed += kill_drainers(self.data_dir)

@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_fixtures import load_sample_library
 from tests.harness import protocol
 from tests.harness.fixtures import PLUGIN_ROOT
+from tests.waiting import wait_until
 
 __all__ = ["synced", "secured", "Synced", "SCENE_UPDATE", "BULK_UPDATE", "wait_until",
            "PROOF_PLEX_TOKEN", "PROOF_STASH_API_KEY"]
@@ -42,18 +42,6 @@ PROOF_STASH_API_KEY = "stAPIk-3M8nB5cV0jH6"
 
 SCENE_UPDATE = """mutation Edit($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }"""
 BULK_UPDATE = """mutation Bulk($input: BulkSceneUpdateInput!) { bulkSceneUpdate(input: $input) { id } }"""
-
-
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll until predicate() is truthy; fail the test with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
