@@ -4,8 +4,13 @@ The hook needs only the standard library, so a Stash whose Python lacks plexapi 
 queues edits; the drainer is the first to notice. Nobody reads its stderr, so the missing
 packages are left as the drain summary the next hook or task shows in Stash's log.
 """
+import os
 import sys
 from pathlib import Path
+
+# Background work yields the CPU to Stash and to the hook that just started us (2-core boxes).
+if hasattr(os, "nice"):
+    os.nice(10)
 
 from hooks.dependencies import MissingDependency, ensure_worker_dependencies
 from sync_queue.state import QueueState
