@@ -1,9 +1,9 @@
 """Run every PlexSync benchmark and print one table: figure, value, goal, pass/fail,
 floor/baseline.
 
-    /tmp/venv/bin/python bench/run_all.py            # full sizes, < 10 minutes
-    /tmp/venv/bin/python bench/run_all.py --quick    # smaller sizes, fewer runs, < 1 minute
-    /tmp/venv/bin/python bench/run_all.py --json out.json
+    .venv/bin/python bench/run_all.py            # full sizes, < 10 minutes
+    .venv/bin/python bench/run_all.py --quick    # smaller sizes, fewer runs, < 1 minute
+    .venv/bin/python bench/run_all.py --json out.json
 
 Each figure runs in its own process (bench/<module>.py --json -): no emulator, thread or
 peak-RSS high-water mark of one figure leaks into the next. The machine facts and the load
