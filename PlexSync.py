@@ -64,7 +64,7 @@ def dispatch(request: dict) -> str:
     if "hookContext" in args:
         return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
     ensure_worker_dependencies()
-    from worker.tasks import run_task  # tasks need plexapi; hooks must not pay for it
+    from worker.tasks.registry import run_task  # tasks need plexapi; hooks must not pay for it
     return run_task(args, conn, plugin_dir, data_dir)
 
 

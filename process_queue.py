@@ -35,8 +35,8 @@ from hooks.errors import describe_failure  # noqa: E402
 from hooks.stash_api import StashClient  # noqa: E402
 from hooks.stash_log import register_secret, scrub  # noqa: E402
 from validation.config import data_dir_for  # noqa: E402
-from worker.console import make_output  # noqa: E402  (stdlib + optional rich)
-from worker.task_env import TaskEnv, TaskError  # noqa: E402  (stdlib only)
+from worker.tasks.console import make_output  # noqa: E402  (stdlib + optional rich)
+from worker.tasks.env import TaskEnv, TaskError  # noqa: E402  (stdlib only)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_STASH_URL = "http://localhost:9999"
@@ -119,7 +119,7 @@ def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
     ensure_worker_dependencies()
     # The task bodies need plexapi & co.: imported once they are known to be installed, so
     # a missing package ends in the install command instead of a traceback.
-    from worker.tasks import load_settings, run_mode
+    from worker.tasks.registry import load_settings, run_mode
     reporter = make_output(getattr(opts, "verbose", False))
     overrides = {"plex_url": getattr(opts, "plex_url", None),
                  "plex_token": getattr(opts, "plex_token", None)}

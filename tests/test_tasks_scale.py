@@ -15,9 +15,9 @@ from hooks.stash_api import StashClient
 from sync_queue.records import SyncRecords
 from sync_queue.store import QueueStore
 from validation.config import parse_config
-from worker.task_env import StashProgress, TaskEnv
-from worker.task_scenes import PAGE_SIZE, rfc3339
-from worker.task_sync_all import queue_changed
+from worker.tasks.env import StashProgress, TaskEnv
+from worker.tasks.scenes import PAGE_SIZE, rfc3339
+from worker.tasks.sync_all import queue_changed
 
 ROOT = Path(__file__).resolve().parent.parent
 

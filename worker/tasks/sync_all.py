@@ -12,10 +12,10 @@ import time
 
 from hooks.scene_jobs import jobs_from_scenes
 from sync_queue.store import QueueStore
-from worker import task_format as fmt
-from worker.task_drain import drain_queue, drain_rows, headline, report_data
-from worker.task_env import TaskEnv, TaskResult
-from worker.task_scenes import Selection, changed_pages, hours_arg, window_start
+from worker.tasks import formatting as fmt
+from worker.tasks.drain import drain_queue, drain_rows, headline, report_data
+from worker.tasks.env import TaskEnv, TaskResult
+from worker.tasks.scenes import Selection, changed_pages, hours_arg, window_start
 
 PAGING_SHARE = 0.3
 

@@ -18,7 +18,7 @@ from typing import Iterator
 from sync_queue.dlq import DeadLetters
 from sync_queue.records import SyncRecords
 from sync_queue.store import connect, scene_key
-from worker.task_env import TaskEnv, TaskError
+from worker.tasks.env import TaskEnv, TaskError
 
 PAGE_SIZE = 250
 # Stash compares updated_at criteria as text in its own time zone, which we do not know; ask

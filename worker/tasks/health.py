@@ -11,8 +11,8 @@ from hooks.stash_api import StashError
 from plex.client import PlexClient
 from plex.errors import PlexAuthError, PlexSyncError, PlexUnavailable
 from plex.index import PathIndex, configured_sections
-from worker import health_paths
-from worker.task_env import TaskEnv, TaskResult
+from worker.tasks import health_paths
+from worker.tasks.env import TaskEnv, TaskResult
 
 OK, FAIL = "✓", "✗"
 

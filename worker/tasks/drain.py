@@ -15,12 +15,12 @@ from hooks.drainer_launch import start_drainer_if_idle
 from sync_queue.lock import drain_lock_held, lock_holder_pid
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore, connect
-from worker import task_format as fmt
+from worker.tasks import formatting as fmt
 from worker.background import build_plex_context
 from worker.breaker import Open, Policy, state_from_dict
 from worker.drain import DrainSummary
 from worker.sync_worker import SyncWorker
-from worker.task_env import TaskEnv, TaskResult
+from worker.tasks.env import TaskEnv, TaskResult
 
 WATCH_POLL_S = 0.5
 JOIN_SLICE_S = 0.2  # the main thread wakes this often to pass a stop request on

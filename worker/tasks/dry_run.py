@@ -1,6 +1,6 @@
 """Dry Run: what Sync All would change in Plex, scene by scene and field by field.
 
-The same scene selection as Sync All (task_scenes) and the same diff as a real sync
+The same scene selection as Sync All (worker.tasks.scenes) and the same diff as a real sync
 (plex.sync.sync_scene with dry_run=True: no PUT, no upload, no scan, no record written), so
 the preview cannot drift from what a sync does. Only the local path index is refreshed.
 """
@@ -15,9 +15,9 @@ from plex.index import PathIndex
 from plex.sync import sync_scene
 from validation.models import SyncMetadata
 from validation.scene import snapshot_from_stash
-from worker import task_format as fmt
-from worker.task_env import TaskEnv, TaskResult
-from worker.task_scenes import Selection, changed_pages
+from worker.tasks import formatting as fmt
+from worker.tasks.env import TaskEnv, TaskResult
+from worker.tasks.scenes import Selection, changed_pages
 
 SHOWN_SCENES = 100  # scenes detailed in the text; --json carries every one
 OUTCOMES = ("would change", "unchanged", "not in Plex", "ambiguous", "invalid", "error")

@@ -1,6 +1,6 @@
 """What every task body gets (TaskEnv) and gives back (TaskResult), and how it reports progress.
 
-The Stash task runner (worker.tasks) and process_queue.py build a TaskEnv each and call the
+The Stash task runner (worker.tasks.registry) and process_queue.py build a TaskEnv each and call the
 same task functions: one code path, two front ends. Only the Reporter differs: Stash gets
 `p` log lines (0..1), a terminal gets a progress bar, a pipe gets plain lines.
 """

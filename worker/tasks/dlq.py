@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sync_queue import dlq
 from sync_queue.store import connect
-from worker import task_format as fmt
-from worker.task_drain import drain_queue, drain_rows, headline, report_data
-from worker.task_env import TaskEnv, TaskError, TaskResult
+from worker.tasks import formatting as fmt
+from worker.tasks.drain import drain_queue, drain_rows, headline, report_data
+from worker.tasks.env import TaskEnv, TaskError, TaskResult
 
 REASON_CODES = (dlq.AMBIGUOUS_MATCH, dlq.BAD_REQUEST, dlq.INVALID_SNAPSHOT, dlq.NOT_FOUND,
                 dlq.RETRIES_EXHAUSTED, dlq.UNEXPECTED_ERROR)

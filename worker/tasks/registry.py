@@ -14,21 +14,21 @@ from hooks.stash_api import StashClient
 from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
 from sync_queue.store import QueueStore
 from validation.config import Config, parse_config
-from worker import task_dlq, task_drain, task_dry_run, task_health, task_status, task_sync_all
-from worker.task_env import StashProgress, TaskEnv, TaskError, TaskResult
+from worker.tasks import dlq, drain, dry_run, health, status, sync_all
+from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult
 
 log = logging.getLogger(__name__)
 
 MODES: dict[str, Callable[[TaskEnv], TaskResult]] = {
-    "process_queue": task_drain.process_queue,
-    "sync_all": task_sync_all.sync_all,
-    "sync_recent": task_sync_all.sync_recent,
-    "queue_status": task_status.queue_status,
-    "dlq_list": task_dlq.dlq_list,
-    "dlq_retry": task_dlq.dlq_retry,
-    "dlq_purge": task_dlq.dlq_purge,
-    "health_check": task_health.health_check,
-    "dry_run": task_dry_run.dry_run,
+    "process_queue": drain.process_queue,
+    "sync_all": sync_all.sync_all,
+    "sync_recent": sync_all.sync_recent,
+    "queue_status": status.queue_status,
+    "dlq_list": dlq.dlq_list,
+    "dlq_retry": dlq.dlq_retry,
+    "dlq_purge": dlq.dlq_purge,
+    "health_check": health.health_check,
+    "dry_run": dry_run.dry_run,
 }
 
 

@@ -12,9 +12,9 @@ from sync_queue.lock import drain_lock_held, lock_holder_pid
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore, connect
-from worker import task_format as fmt
+from worker.tasks import formatting as fmt
 from worker.breaker import HalfOpen, Open, Policy, state_from_dict
-from worker.task_env import TaskEnv, TaskResult
+from worker.tasks.env import TaskEnv, TaskResult
 
 
 def queue_status(env: TaskEnv) -> TaskResult:
