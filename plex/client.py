@@ -11,11 +11,14 @@
 """
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 import uuid
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
 import requests
@@ -25,12 +28,30 @@ from plexapi import exceptions as plexapi_errors
 from plexapi import utils as plexapi_utils
 from plexapi.server import PlexServer
 
+from plex.edit_split import Split, split_edits
 from plex.errors import ItemNotFound, PlexBadRequest, translate
 from plex.item_state import ItemState
 from validation.config import Config
 
+log = logging.getLogger(__name__)
 PRODUCT = "PlexSync"
 _IMAGE_KINDS = {"poster": "posters", "art": "arts"}
+# Request-line sizes proxies commonly accept (nginx large_client_header_buffers 8k, then
+# smaller buffers people configure). Tried in turn after a 414/413, largest first.
+REQUEST_LINE_LIMITS = (8192, 4096, 2048, 1024)
+_LINE_OVERHEAD = len("PUT ") + len(" HTTP/1.1\r\n")
+_TOO_LONG = (413, 414)
+# Longest request line each server (plex_url) took, once it refused a longer one. Kept for
+# the process: a drainer learns it with one refused PUT, and later PUTs are split at once.
+_learned_limits: dict[str, int] = {}
+_learned_lock = threading.Lock()
+
+
+def next_limit(refused_line: int, known: int | None) -> int | None:
+    """After a request line of `refused_line` bytes was refused: the next limit to try, or
+    None when even the smallest common limit was refused."""
+    ceiling = min(refused_line - 1, known or refused_line)
+    return next((limit for limit in REQUEST_LINE_LIMITS if limit <= ceiling), None)
 
 
 def client_identifier(data_dir: str | Path) -> str:
@@ -141,11 +162,54 @@ class PlexClient:
         except ValueError:  # an answer without the item: as good as a 404
             raise ItemNotFound(f"Plex has no item with ratingKey {rating_key}") from None
 
-    def put_edits(self, section_id: str, rating_key: str, params: dict) -> None:
-        """ONE PUT /library/sections/{sid}/all?type=1&id=rk&... with every edit of the item."""
-        args = {"type": 1, "id": rating_key, **params}
-        # joinArgs quotes every value once more, which Plex expects for the removal lists.
-        self._request(f"/library/sections/{section_id}/all{plexapi_utils.joinArgs(args)}", "put")
+    def put_edits(self, section_id: str, rating_key: str, params: dict) -> Split:
+        """PUT /library/sections/{sid}/all?type=1&id=rk&... with every edit of the item: ONE
+        PUT while the server takes the URL; after a 414/413 (a proxy's URL limit) as few PUTs
+        as fit the limit learned for this server (plex/edit_split.py). Returns what was sent,
+        with any field that had to be cut."""
+        path = f"/library/sections/{section_id}/all"
+        fixed = {"type": 1, "id": rating_key}
+        # What the request line holds besides the edit pairs: method, any path prefix of
+        # plex_url (a reverse proxy at /plex), the path, "?type=1&id=rk", protocol.
+        prefix = urlsplit(self._cfg.plex_url).path.rstrip("/") + path
+        overhead = _LINE_OVERHEAD + len(prefix) + len(plexapi_utils.joinArgs(fixed))
+        with _learned_lock:
+            limit = _learned_limits.get(self._cfg.plex_url)
+        todo = split_edits(params, limit - overhead) if limit else Split((dict(params),))
+        sent, cut = [], dict(todo.cut)
+        queue = list(todo.puts)
+        while queue:
+            chunk = queue.pop(0)
+            # joinArgs quotes every value once more, which Plex expects for the removal lists.
+            query = plexapi_utils.joinArgs({**fixed, **chunk})
+            try:
+                self._request(path + query, "put")
+                sent.append(chunk)
+                continue
+            except PlexBadRequest as exc:
+                if exc.status not in _TOO_LONG:
+                    raise
+                limit = self._learn(_LINE_OVERHEAD + len(prefix) + len(query), exc)
+            rest = {k: v for part in [chunk, *queue] for k, v in part.items()}
+            again = split_edits(rest, limit - overhead)
+            cut.update(again.cut)
+            queue = list(again.puts)
+        return Split(tuple(sent), cut)
+
+    def _learn(self, refused_line: int, exc: PlexBadRequest) -> int:
+        url = self._cfg.plex_url
+        with _learned_lock:
+            limit = next_limit(refused_line, _learned_limits.get(url))
+            if limit is None:
+                raise PlexBadRequest(
+                    f"Plex (or a proxy in front of it) refuses even {REQUEST_LINE_LIMITS[-1]}-byte"
+                    f" URLs ({exc.status}); raise the proxy's URL limit (nginx: "
+                    "large_client_header_buffers) or point the Plex URL setting (plex_url) at "
+                    "Plex directly", exc.status) from None
+            _learned_limits[url] = limit
+        log.info("Plex at %s refused a %d-byte request line (HTTP %s): edits are now split "
+                 "into URLs of at most %d bytes", url, refused_line, exc.status, limit)
+        return limit
 
     def upload_image(self, rating_key: str, kind: str, data: bytes) -> None:
         """POST the image bytes as the item's poster or background art (Plex locks it)."""

@@ -8,9 +8,15 @@ No I/O here, so every rule is a row in a value table (tests/test_plex_edits.py):
   by a person in Plex and is left alone (three-way merge). Without a record of ours, a field
   locked in Plex counts as a person's edit. Without the option, Stash wins.
 - Everything written is locked, so Plex's agents do not overwrite it on the next refresh.
+- A field a proxy's URL limit made PlexSync cut (plex/edit_split.py) is recorded with a
+  fingerprint of the whole value; while Stash's value is unchanged and Plex still shows what
+  was sent, the field counts as in sync (no re-send, no repeated warning, and under
+  preserve_plex_edits the cut text is not mistaken for a person's edit).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -23,6 +29,7 @@ SCALARS = {"title": ("title", "sync_title"), "summary": ("summary", "sync_summar
            "studio": ("studio", "sync_studio"), "date": ("originallyAvailableAt", "sync_date")}
 LISTS = {"genres": ("genre", "sync_tags"), "actors": ("actor", "sync_performers"),
          "collections": ("collection", "sync_collections")}
+PLEX_TO_OURS = {plex: ours for ours, (plex, _) in {**SCALARS, **LISTS}.items()}
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class EditPlan:
     changes: tuple[FieldChange, ...]
     written: dict  # the new record["written"]
     preserved: tuple[str, ...] = field(default=())  # fields kept because a person edited them
+    sent: dict = field(default_factory=dict)  # our field -> the whole value the PUT carries
+    cut: dict = field(default_factory=dict)  # our field -> fingerprint of a value sent cut
 
 
 def _unique(names) -> list[str]:
@@ -128,6 +137,8 @@ def plan_edits(item: ItemState, snapshot: dict, cfg: Config, previous: dict | No
     wanted_all = desired_values(snapshot, cfg)
     params, changes, preserved = {}, [], []
     written = dict(written_before)
+    cut = dict((previous or {}).get("cut") or {})
+    sent = {}
     for name in (*SCALARS, *LISTS):
         plex_name, toggle = (SCALARS.get(name) or LISTS[name])
         wanted, current = wanted_all[name], _current(item, name)
@@ -147,7 +158,16 @@ def plan_edits(item: ItemState, snapshot: dict, cfg: Config, previous: dict | No
         else:
             written[name] = ours
         if _same(name, current, wanted, written_thumbs):
+            cut.pop(name, None)
             continue
+        if cut.get(name) == fingerprint(wanted) and name in written_before and _same(
+                name, current, _as_sent(name, written_before), {}):
+            written[name] = written_before[name]  # still the cut value Plex holds
+            if name == "actors":
+                written["actor_thumbs"] = written_before.get("actor_thumbs") or []
+            continue
+        cut.pop(name, None)
+        sent[name] = wanted
         if name in SCALARS:
             params.update({f"{plex_name}.value": wanted, f"{plex_name}.locked": 1})
             changes.append(FieldChange(name, current, wanted))
@@ -158,7 +178,41 @@ def plan_edits(item: ItemState, snapshot: dict, cfg: Config, previous: dict | No
         else:
             params.update(_list_params(plex_name, wanted, current, None))
             changes.append(FieldChange(name, current, wanted))
-    return EditPlan(params, tuple(changes), written, tuple(preserved))
+    return EditPlan(params, tuple(changes), written, tuple(preserved), sent, cut)
+
+
+def fingerprint(value) -> str:
+    """A short stable digest of a field's whole value (what a cut record remembers)."""
+    return hashlib.sha1(json.dumps(value, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _as_sent(name: str, written: dict):
+    if name == "actors":
+        return list(zip(written.get("actors") or [], written.get("actor_thumbs") or []))
+    return written.get(name)
+
+
+def record_cuts(plan: EditPlan, cut: dict) -> tuple[dict, dict]:
+    """(written, cut fingerprints) to store after edit_split had to cut fields: what Plex now
+    holds is the beginning that was sent, and the fingerprint says of which whole value."""
+    written, marks = dict(plan.written), dict(plan.cut)
+    for plex_name, sent in cut.items():
+        name = PLEX_TO_OURS.get(plex_name)
+        if name is None or sent is None:  # a removal list split into several PUTs: all sent
+            continue
+        marks[name] = fingerprint(plan.sent[name])
+        if name in SCALARS:
+            written[name] = sent
+            continue
+        kept = {n.casefold() for n in sent}
+        if name == "actors":
+            pairs = [(n, t) for n, t in zip(written["actors"], written["actor_thumbs"])
+                     if n.casefold() in kept]
+            written["actors"] = [n for n, _ in pairs]
+            written["actor_thumbs"] = [t for _, t in pairs]
+        else:
+            written[name] = [n for n in written[name] if n.casefold() in kept]
+    return written, marks
 
 
 def describe(changes) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -218,25 +219,56 @@ class _Video:
 
 class _PageReader:
     """ElementTree parser target that keeps only what the index needs from a page of /all:
-    the container's totalSize and, per Video, ratingKey/title/updatedAt and its Part files.
-    No tree is built (Genre, Role, Media... elements are seen and dropped)."""
+    the container's totalSize and, per library item, ratingKey/title/updatedAt and its Part
+    files. No tree is built (Genre, Role, Media... elements are seen and dropped). Only a
+    <Video> directly inside the MediaContainer is a library item: a <Video> nested deeper
+    (an <Extras> trailer, a related clip) is not, and neither are its Part files."""
 
     def __init__(self):
         self.total = 0
         self.videos: list[_Video] = []
+        self._depth = 0
+        self._item_depth = 0  # depth of the library item being read; 0 = none
 
     def start(self, tag: str, attrib: dict) -> None:
-        if tag == "Part":
-            if attrib.get("file") and self.videos:
-                self.videos[-1].files.append(attrib["file"])
-        elif tag == "Video":
+        self._depth += 1
+        if tag == "MediaContainer" and self._depth == 1:
+            self.total = int(attrib.get("totalSize") or attrib.get("size") or 0)
+        elif tag == "Video" and self._depth == 2:
+            self._item_depth = 2
             self.videos.append(_Video(attrib.get("ratingKey", ""), attrib.get("title", ""),
                                       int(attrib.get("updatedAt") or 0), []))
-        elif tag == "MediaContainer":
-            self.total = int(attrib.get("totalSize") or attrib.get("size") or 0)
+        elif tag == "Part" and self._depth == 4 and self._item_depth and attrib.get("file"):
+            self.videos[-1].files.append(attrib["file"])  # Video/Media/Part of the item itself
+
+    def end(self, tag: str) -> None:
+        if self._depth == self._item_depth:
+            self._item_depth = 0
+        self._depth -= 1
 
     def close(self) -> "_PageReader":
         return self
+
+
+# What XML 1.0 forbids but PMS sends raw inside attribute values (python-plexapi issue 1450):
+# C0 controls except tab/LF/CR, as bytes (in UTF-8 they never occur inside a multi-byte
+# character), U+FFFE/U+FFFF, and the same characters written as character references.
+_FORBIDDEN_XML = re.compile(
+    rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]"
+    rb"|&#(?:0*(?:[0-8]|1[1-2]|1[4-9]|2[0-9]|3[01])|[xX]0*(?:[0-8]|[bBcCeEfF]|1[0-9a-fA-F]));")
+
+
+def strip_forbidden_xml(body: bytes) -> bytes:
+    """Drop what XML 1.0 forbids, as plexapi does before parsing, and replace bytes that are
+    not UTF-8 (a file name from an old filesystem) with U+FFFD: one odd item must not make
+    the whole page, and so every scene, unreadable."""
+    return _FORBIDDEN_XML.sub(b"", body).decode("utf-8", "replace").encode("utf-8")
+
+
+def _parse_page(body: bytes) -> _PageReader:
+    parser = ElementTree.XMLParser(target=_PageReader())
+    parser.feed(body)
+    return parser.close()
 
 
 def _read_page(client, section_id: str, start: int, size: int, sort: str = "") -> _PageReader:
@@ -244,9 +276,11 @@ def _read_page(client, section_id: str, start: int, size: int, sort: str = "") -
     if sort:
         params["sort"] = sort
     body = client.query_bytes(f"/library/sections/{section_id}/all", params)
-    parser = ElementTree.XMLParser(target=_PageReader())
+    try:  # the clean parse first: stripping costs a pass over megabytes, rarely needed
+        return _parse_page(body)
+    except ElementTree.ParseError:
+        pass
     try:
-        parser.feed(body)
-        return parser.close()
+        return _parse_page(strip_forbidden_xml(body))
     except ElementTree.ParseError as exc:  # a body cut short: the connection dropped
         raise translate(exc) from None

@@ -103,7 +103,7 @@ def _by_title(client, index: PathIndex, title: str) -> list[Entry]:
     found = []
     for section in index.sections():
         root = client.query_xml(f"/library/sections/{section['id']}/all", {"type": 1, "title": title})
-        for video in root.iter("Video"):
+        for video in root.findall("Video"):  # library items only, not nested extras
             if (video.get("title") or "").casefold() == title.casefold():
                 part = video.find("Media/Part")
                 found.append(Entry(section["id"], video.get("ratingKey"), video.get("title"),

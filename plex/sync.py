@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from plex.edits import FieldChange, describe, plan_edits
+from plex.edits import FieldChange, describe, plan_edits, record_cuts
 from plex.errors import ItemNotFound, scrub
 from plex.index import PathIndex
 from plex.item_state import ItemState
@@ -49,17 +49,39 @@ def sync_scene(client, index: PathIndex, cfg: Config, snapshot: dict, record: di
     warnings = [found.warning] if found.warning else []
     if plan.preserved:
         log.debug("scene %s: kept Plex edits of %s", snapshot.get("id"), ", ".join(plan.preserved))
+    written, cut = plan.written, plan.cut
     if plan.params and not dry_run:
-        client.put_edits(item.section_id, item.rating_key, plan.params)
+        delivery = client.put_edits(item.section_id, item.rating_key, plan.params)
+        if delivery.cut:
+            written, cut = record_cuts(plan, delivery.cut)
+            warnings.append(_cut_warning(snapshot, plan, delivery.cut))
     image_changes, images = _sync_images(client, cfg, snapshot, ours, item.rating_key,
                                          fetch_image, dry_run, warnings)
     changes = plan.changes + image_changes
     new_record = dict(previous) if dry_run else {
         "scene_id": snapshot.get("id"), "rating_key": item.rating_key,
         "section_id": item.section_id, "stash_updated_at": snapshot.get("updated_at"),
-        "synced_at": time.time(), "written": plan.written, **images}
+        "synced_at": time.time(), "written": written, **({"cut": cut} if cut else {}),
+        **images}
     return SyncResult(item.rating_key, item.section_id, found.confidence, changes,
                       describe(changes), new_record, tuple(warnings))
+
+
+def _cut_warning(snapshot: dict, plan, cut: dict) -> str:
+    """One line for the log: which field was cut, and what the user can do about it."""
+    what = []
+    for plex_name, sent in cut.items():
+        if isinstance(sent, str):
+            whole = next((v for k, v in plan.params.items() if k == f"{plex_name}.value"), "")
+            what.append(f"{plex_name}: first {len(sent.rstrip('…'))} of {len(str(whole))} "
+                        "characters")
+        elif isinstance(sent, list):
+            what.append(f"{plex_name}: first {len(sent)} names")
+    return (f"scene {snapshot.get('id')}: Plex (or a proxy in front of it) refuses URLs this "
+            f"long, and one field did not fit even alone, so only its beginning was sent "
+            f"({'; '.join(what)}). Raise the proxy's URL limit (nginx: "
+            "large_client_header_buffers) or point the Plex URL setting (plex_url) at Plex "
+            "directly to sync it whole")
 
 
 def _holds(item: ItemState, paths: list[str]) -> bool:

@@ -88,6 +88,7 @@ class Item:
     art: str | None = None
     images: dict = field(default_factory=lambda: {"posters": [], "arts": []})
     selected: dict = field(default_factory=lambda: {"posters": None, "arts": None})
+    extras: list = field(default_factory=list)   # [{"title", "file"}]: trailers, clips
 
     def sort_value(self, key: str):
         if key == "sort_title":

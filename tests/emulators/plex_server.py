@@ -82,6 +82,9 @@ class PlexEmulator:
         self.machine_identifier = machine_identifier or uuid.uuid4().hex
         self.app = PlexApp(self.state, token, self.machine_identifier, friendly_name)
         self.errors: list[str] = []        # tracebacks of emulator bugs (answered with 500)
+        # nginx in front of Plex: a request line longer than this many bytes (method, target,
+        # protocol, CRLF; nginx's large_client_header_buffers default is 8k) is answered 414.
+        self.url_limit: int | None = None
         self._port = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -216,6 +219,10 @@ class PlexEmulator:
     def remove_item(self, rating_key) -> None:
         self.state.remove_item(rating_key)
 
+    def rename_file(self, old: str, new: str) -> int:
+        """Plex's view of a renamed file: same ratingKey, same updatedAt, new path."""
+        return self.state.rename_file(old, new)
+
     def find_by_file(self, path: str) -> list[int]:
         return self.state.find_by_file(path)
 
@@ -247,6 +254,9 @@ class PlexEmulator:
             delay = self.faults.current_latency()
             if delay and halt.wait(delay):
                 return _reset(h)            # went down while the request was delayed
+            if self.url_limit and len(h.raw_requestline) > self.url_limit:
+                record.status = 414
+                return _send(h, nginx_414())
             fault = self.faults.take(h.command, path)
             record.fault = fault and fault.kind
             if fault and fault.kind == "hang":
@@ -270,6 +280,14 @@ class PlexEmulator:
         except Exception:                   # an emulator bug: make it loud, not a hang
             self.errors.append(traceback.format_exc())
             return error(500, "emulator error")
+
+
+def nginx_414() -> Response:
+    """What nginx answers for a request line over its buffer: an HTML page, and it closes."""
+    page = ("<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n"
+            "<center><h1>414 Request-URI Too Large</h1></center>\r\n<hr><center>nginx</center>"
+            "\r\n</body>\r\n</html>\r\n")
+    return Response(414, page.encode(), "text/html", {"Server": "nginx", "Connection": "close"})
 
 
 def _read_body(h) -> bytes:

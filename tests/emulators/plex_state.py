@@ -137,6 +137,18 @@ class PlexState:
             if updated is not None:
                 item.updated_at = int(updated)
 
+    def rename_file(self, old: str, new: str) -> int:
+        """A file renamed or moved on disk, as Plex's scanner records it: the SAME item
+        (ratingKey) with the new Part file, and updatedAt unchanged (PMS does not touch it)."""
+        with self.lock:
+            for item in self.items.values():
+                for part in item.parts:
+                    if part.file == old:
+                        part.file = new
+                        self.version += 1
+                        return item.rating_key
+            raise UnknownKey(f"no item has the file {old}")
+
     def remove_item(self, rating_key) -> None:
         with self.lock:
             del self.items[int(rating_key)]
@@ -164,6 +176,8 @@ class PlexState:
                 item.duration = int(value)
             elif name == "locks":
                 item.locks = set(value)
+            elif name == "extras":
+                item.extras = [dict(e) for e in value]
             else:
                 raise TypeError(f"unknown Plex item field {name!r}")
 

@@ -1,8 +1,10 @@
 """XML documents the Plex emulator serves, shaped like Plex Media Server's own.
 
 Built as strings, not ElementTree: serving 50,000 items must stay cheap. Attribute values are
-escaped like PMS does (newlines as `&#10;` so they survive attribute normalisation) and
-characters XML 1.0 forbids are dropped, so plexapi's strict parse never fails.
+escaped like PMS does (newlines as `&#10;` so they survive attribute normalisation); control
+characters XML 1.0 forbids (e.g. `\x04` in a title) are sent RAW, as real PMS sends them
+(python-plexapi issue 1450: plexapi strips them before parsing). Only lone surrogates, which
+cannot be encoded at all, are dropped.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ _IDENT = 'identifier="com.plexapp.plugins.library" mediaTagPrefix="/system/bundl
 LIST_VIEW_TAGS = {"genre": 2, "director": 1, "writer": 1, "country": 2, "actor": 3}
 
 _SPECIAL = re.compile('[&<>"\x00-\x1f\ud800-\udfff\ufffe\uffff]')
-_INVALID = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+_INVALID = re.compile('[\ud800-\udfff]')
 
 
 def esc(value) -> str:
@@ -129,6 +131,7 @@ def video(state: PlexState, item: Item, full: bool, exclude_elements=frozenset()
         out.append(f' art="{esc(item.art)}"')
     if dur:
         out.append(f' duration="{dur}"')
+    extras = item.extras
     if a.get("originallyAvailableAt"):
         out.append(f' originallyAvailableAt="{a["originallyAvailableAt"]}"')
     out.append(f' addedAt="{item.added_at}" updatedAt="{item.updated_at}">')
@@ -156,6 +159,16 @@ def video(state: PlexState, item: Item, full: bool, exclude_elements=frozenset()
             if thumb:
                 extra += f' thumb="{esc(thumb)}"'
             out.append(f'<{element} id="{tid}" filter="{kind}={tid}" tag="{esc(name)}"{extra}/>')
+    if extras:  # trailers and clips: nested <Video>s that are not library items
+        out.append(f'<Extras size="{len(extras)}">')
+        for n, extra in enumerate(extras):
+            xk = 900_000 + rk * 100 + n
+            out.append(f'<Video ratingKey="{xk}" key="/library/metadata/{xk}" type="clip"'
+                       f' subtype="trailer" extraType="1" title="{esc(extra["title"])}"'
+                       f' addedAt="{item.added_at}" updatedAt="{item.updated_at}"><Media'
+                       f' id="{xk}"><Part id="{xk}" file="{esc(extra["file"])}"/></Media>'
+                       f'</Video>')
+        out.append("</Extras>")
     if full and "Field" not in exclude_elements:
         out.extend(f'<Field locked="1" name="{name}"/>' for name in sorted(item.locks))
     out.append("</Video>")
