@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from plex.item_state import ItemState
 from validation.config import Config
@@ -59,12 +59,28 @@ def _unique(names) -> list[str]:
     return out
 
 
+def actor_photo(image_url: str | None, stash_url_for_plex: str) -> str:
+    """The performer image as PLEX must fetch it: Stash's path on the address Plex reaches
+    Stash at (the plugin's own address, often 127.0.0.1, means Plex's machine, not Stash's).
+    No address set, or only Stash's placeholder (default=true): no photo, never a dead URL.
+    Credentials never travel: Plex stores the URL and hands it to every client."""
+    url = strip_credentials(image_url)
+    if not url or not stash_url_for_plex:
+        return ""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if ("default", "true") in pairs:
+        return ""
+    query = f"?{urlencode(pairs)}" if pairs else ""
+    return f"{stash_url_for_plex.rstrip('/')}{parts.path}{query}"
+
+
 def desired_values(snapshot: dict, cfg: Config) -> dict:
     """What Stash wants in Plex, per field (actors as (name, thumb) pairs in Stash order)."""
     thumbs = {}
     for performer in snapshot.get("performers") or []:
         thumbs.setdefault((performer.get("name") or "").strip().casefold(),
-                          strip_credentials(performer.get("image_url")) or "")
+                          actor_photo(performer.get("image_url"), cfg.stash_url_for_plex))
     actor_names = _unique(p.get("name") for p in snapshot.get("performers") or [])
     return {
         "title": (snapshot.get("title") or "").strip(),

@@ -8,7 +8,9 @@ from validation.sanitize import strip_credentials
 from plex.item_state import Actor, ItemState
 from validation.config import parse_config
 
-CFG = parse_config({"plex_url": "http://plex:32400", "plex_token": "tok"})
+# Plex reaches Stash at http://stash in these tables (the address actor photos are built on).
+CFG = parse_config({"plex_url": "http://plex:32400", "plex_token": "tok",
+                    "stash_url_for_plex": "http://stash"})
 
 
 def cfg(**changes):
@@ -108,6 +110,35 @@ def test_actor_thumbs_never_carry_credentials():
     plan = plan_edits(item(actors=()), snap(performers=performers), CFG, None)
     assert plan.params["actor[0].tag.thumb"] == "http://stash/performer/1/image?t=1"
     assert "S3" not in str(plan.params) and "u:p" not in str(plan.params)
+
+
+@pytest.mark.parametrize("setting, image_url, thumb", [
+    # Stash's own address (what the plugin uses) is moved to the address Plex reaches it at.
+    ("http://192.168.1.5:9999", "http://127.0.0.1:9999/performer/3/image?t=170",
+     "http://192.168.1.5:9999/performer/3/image?t=170"),
+    ("https://stash.lan/stash/", "http://localhost:9999/performer/3/image?t=1",
+     "https://stash.lan/stash/performer/3/image?t=1"),          # Stash behind a path prefix
+    ("http://192.168.1.5:9999", "http://127.0.0.1:9999/performer/3/image?t=1&apikey=S3",
+     "http://192.168.1.5:9999/performer/3/image?t=1"),          # the API key never travels
+    ("http://192.168.1.5:9999", "http://127.0.0.1:9999/performer/3/image?t=1&default=true",
+     None),                                                     # Stash's placeholder: no photo
+    ("", "http://127.0.0.1:9999/performer/3/image?t=1", None),  # not set: no photo at all
+])
+def test_actor_photo_is_an_address_plex_can_load(setting, image_url, thumb):
+    performers = [{"name": "Ann", "image_url": image_url}]
+    plan = plan_edits(item(actors=()), snap(performers=performers),
+                      cfg(stash_url_for_plex=setting), None)
+    assert plan.params.get("actor[0].tag.thumb") == thumb
+    assert plan.params["actor[0].tag.tag"] == "Ann"
+
+
+@pytest.mark.parametrize("value", ["http://admin:pw@192.168.1.5:9999",
+                                   "http://192.168.1.5:9999/?apikey=S3", "192.168.1.5:9999"])
+def test_stash_url_for_plex_refuses_credentials_and_non_urls(value):
+    with pytest.raises(ValueError, match="Stash URL for Plex") as err:
+        parse_config({"plex_url": "http://plex:32400", "plex_token": "tok",
+                      "stash_url_for_plex": value})
+    assert "pw" not in str(err.value) and "S3" not in str(err.value)
 
 
 def test_thumb_rewritten_by_plex_is_not_rewritten_every_sync():

@@ -52,6 +52,7 @@ def run_cli(env, *args, **extra_env) -> str:
 def test_no_secret_in_any_log_file_dead_letter_or_stored_url(secured):
     env = secured
     env.secrets += (WRONG_TOKEN,)
+    env.configure(stash_url_for_plex=env.stash.url)  # actor photos on: their URLs are checked too
     extra: dict[str, str] = {}
     scenes = twin_scenes(env, 40, "secret", performers=lambda n: ["Ann Able", f"Perf {n}"])
     ann = env.library.performers["Ann Able"]  # has an image: Plex gets its URL as actor thumb

@@ -25,7 +25,7 @@ def test_config_reference_lists_every_setting_with_its_default(project_root):
         shown = row.group(2).strip()
         if setting.default is None:
             assert shown == "(required)"
-        elif setting.default == ():
+        elif setting.default in ((), ""):
             assert shown == "empty"
         elif isinstance(setting.default, bool):
             assert shown == str(setting.default).lower(), setting.name

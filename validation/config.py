@@ -57,6 +57,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync_studio", "bool", True, "Sync the studio"),
     Setting("sync_date", "bool", True, "Sync the date as originally available"),
     Setting("sync_performers", "bool", True, "Sync performers as actors"),
+    Setting("stash_url_for_plex", "str", "", "Stash's address as Plex reaches it, for actor photos, e.g. http://192.168.1.10:9999; empty = no actor photos"),
     Setting("sync_tags", "bool", True, "Sync tags as genres"),
     Setting("sync_collections", "bool", True, "Sync studio (+ parent) and groups as collections"),
     Setting("sync_poster", "bool", True, "Upload the scene cover as the poster"),
@@ -90,6 +91,7 @@ class Config:
     sync_studio: bool = True
     sync_date: bool = True
     sync_performers: bool = True
+    stash_url_for_plex: str = ""
     sync_tags: bool = True
     sync_collections: bool = True
     sync_poster: bool = True
@@ -136,6 +138,8 @@ def _parse_settings(settings: dict) -> Config:
             continue
         values[setting.name] = _parse_value(setting, raw)
     values["plex_url"] = _check_url(values["plex_url"])
+    if values.get("stash_url_for_plex"):
+        values["stash_url_for_plex"] = _check_photo_base(values["stash_url_for_plex"])
     return Config(**values)
 
 
@@ -218,6 +222,20 @@ def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError("plex_url", f"must look like http://host:32400 (got {_shown_url(url)!r})")
+    return url.rstrip("/")
+
+
+def _check_photo_base(url: str) -> str:
+    """Plex stores actor photo URLs and shows them to every client: never a credential."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("stash_url_for_plex", "Stash URL for Plex must look like "
+                          f"http://192.168.1.10:9999 (got {_shown_url(url)!r})")
+    if "@" in parts.netloc or parts.query or parts.fragment:
+        raise ConfigError("stash_url_for_plex", "Stash URL for Plex must not carry a login, "
+                          "API key or query (Plex would store it and show it to every client); "
+                          f"use just the address, e.g. {parts.scheme}://{parts.hostname}"
+                          f"{':%d' % parts.port if parts.port else ''}")
     return url.rstrip("/")
 
 
