@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
-from plex.errors import PlexBadRequest, translate
-from plex.paths import basename, path_key
+from plex.errors import PlexBadRequest
+from plex.index_xml import Video, read_page
+from plex.paths import basename_key, is_under, path_key
 from validation.config import Config
 
 log = logging.getLogger(__name__)
 
 FULL_PAGE = 5000  # items per request for a rebuild: few round trips, bounded memory
+# A file renamed on disk stays the same Plex item and keeps its updatedAt, so the incremental
+# refresh never sees it; a miss inside a library folder re-reads that section fully, at most
+# once per this many seconds per section (a 50k section costs a few seconds to re-read).
+FULL_REREAD_EVERY = 300.0
+KEYS_VERSION = 2  # bump when path_key changes: stored keys must match the lookups
 RECENT_PAGE = 200  # items per request for an incremental refresh: usually one page suffices
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -47,21 +52,41 @@ class Entry:
     file: str
 
 
+def wrong_type_message(section: dict) -> str:
+    """Why a library of another type (a TV-show library's items are episodes) is not used."""
+    kind = {"show": "a TV-show library (its items are episodes)", "artist": "a music library",
+            "photo": "a photo library"}.get(section["type"], f"a '{section['type']}' library")
+    return (f"Plex library '{section['title']}' is {kind}; PlexSync syncs scenes into Movies "
+            "or Other Videos libraries only, so nothing in it would ever match. Remove it from "
+            "Plex libraries (plex_libraries) and add its folder to a Movies or Other Videos "
+            "library in Plex")
+
+
+_warned_types: set[str] = set()  # say it once per process, not on every index refresh
+
+
 def configured_sections(all_sections: list[dict], cfg: Config) -> list[dict]:
-    """The libraries PlexSync matches in: plex_libraries by title, else every movie library."""
+    """The libraries PlexSync matches in: plex_libraries by title, else every movie library.
+    Decision: scenes are synced into movie-type libraries only ("Movies", "Other Videos"); a
+    TV-show library named in plex_libraries is refused with a reason, not silently scanned."""
     if not cfg.plex_libraries:
         return [s for s in all_sections if s["type"] == "movie"]
     wanted = {t.casefold() for t in cfg.plex_libraries}
-    chosen = [s for s in all_sections if s["title"].casefold() in wanted]
-    found = {s["title"].casefold() for s in chosen}
+    named = [s for s in all_sections if s["title"].casefold() in wanted]
+    found = {s["title"].casefold() for s in named}
     missing = [t for t in cfg.plex_libraries if t.casefold() not in found]
+    chosen = [s for s in named if s["type"] == "movie"]
+    refused = [wrong_type_message(s) for s in named if s["type"] != "movie"]
     if missing:
         have = ", ".join(s["title"] for s in all_sections) or "none"
-        message = (f"plex_libraries names {', '.join(missing)}, which Plex does not have "
-                   f"(Plex has: {have}); fix the plex_libraries setting")
-        if not chosen:
-            raise PlexBadRequest(message)
-        log.warning(message)
+        refused.insert(0, f"plex_libraries names {', '.join(missing)}, which Plex does not have "
+                          f"(Plex has: {have}); fix the plex_libraries setting")
+    if refused and not chosen:
+        raise PlexBadRequest("; ".join(refused))
+    for message in refused:
+        if message not in _warned_types:
+            _warned_types.add(message)
+            log.warning(message)
     return chosen
 
 
@@ -88,7 +113,7 @@ class PathIndex:
 
     def lookup_basename(self, path: str) -> list[Entry]:
         """Every indexed item with a file of the same name in any folder (fallback only)."""
-        return self._entries("base_key = ?", basename(path).casefold())
+        return self._entries("base_key = ?", basename_key(path))
 
     def _entries(self, where: str, value: str) -> list[Entry]:
         with self._lock:
@@ -120,7 +145,7 @@ class PathIndex:
             self._db.execute("DELETE FROM parts WHERE section_id = ? AND rating_key = ?",
                              (item.section_id, item.rating_key))
             self._db.executemany("INSERT INTO parts VALUES (?, ?, ?, ?, ?)", [
-                (path_key(f), basename(f).casefold(), f, item.section_id, item.rating_key)
+                (path_key(f), basename_key(f), f, item.section_id, item.rating_key)
                 for f in item.files])
 
     def forget_item(self, rating_key: str) -> None:
@@ -132,7 +157,9 @@ class PathIndex:
     # -- building --------------------------------------------------------------------------
     def ensure(self, client, cfg: Config) -> None:
         """Build the index when it is empty or was built for another server/library set."""
-        signature = json.dumps([cfg.plex_url, sorted(t.casefold() for t in cfg.plex_libraries)])
+        # KEYS_VERSION: an index written with older path keys (before NFC) is rebuilt once.
+        signature = json.dumps([cfg.plex_url, sorted(t.casefold() for t in cfg.plex_libraries),
+                                KEYS_VERSION])
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'signature'").fetchone()
         if row and row[0] == signature:
@@ -168,7 +195,7 @@ class PathIndex:
         """Newest-updated first until a known, unchanged item; returns Plex's item count."""
         start = 0
         while True:
-            page = _read_page(client, section_id, start, RECENT_PAGE, sort="updatedAt:desc")
+            page = read_page(client, section_id, start, RECENT_PAGE, sort="updatedAt:desc")
             for n, video in enumerate(page.videos):
                 if self._known_unchanged(section_id, video):
                     self._store(section_id, page.videos[:n], replace=True)
@@ -178,6 +205,25 @@ class PathIndex:
             if not page.videos or start >= page.total:
                 return page.total
 
+    def reread_sections_holding(self, client, paths: list[str], now: float | None = None) -> bool:
+        """Re-read in full every section whose folders hold one of `paths` and that was not
+        re-read in the last FULL_REREAD_EVERY seconds; True when any was re-read."""
+        now = time.time() if now is None else now
+        due = [s["id"] for s in self.sections()
+               if any(is_under(p, loc) for p in paths for loc in s["locations"])]
+        reread = False
+        for section_id in due:
+            key = f"reread:{section_id}"
+            with self._lock:
+                row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row and 0 <= now - float(row[0]) < FULL_REREAD_EVERY:
+                continue
+            self.rebuild_section(client, section_id)
+            with self._lock, self._db:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(now)))
+            reread = True
+        return reread
+
     def rebuild_section(self, client, section_id: str) -> None:
         """Re-read the whole section in large pages and replace what the index holds for it."""
         with self._lock, self._db:
@@ -185,21 +231,21 @@ class PathIndex:
             self._db.execute("DELETE FROM parts WHERE section_id = ?", (section_id,))
         start = 0
         while True:
-            page = _read_page(client, section_id, start, FULL_PAGE)
+            page = read_page(client, section_id, start, FULL_PAGE)
             self._store(section_id, page.videos, replace=False)
             start += len(page.videos)
             if not page.videos or start >= page.total:
                 return
 
-    def _known_unchanged(self, section_id: str, video: "_Video") -> bool:
+    def _known_unchanged(self, section_id: str, video: Video) -> bool:
         with self._lock:
             row = self._db.execute("SELECT updated_at FROM items WHERE section_id = ? AND "
                                    "rating_key = ?", (section_id, video.rating_key)).fetchone()
         return row is not None and row[0] == video.updated_at
 
-    def _store(self, section_id: str, videos: list["_Video"], replace: bool) -> None:
+    def _store(self, section_id: str, videos: list[Video], replace: bool) -> None:
         items = [(section_id, v.rating_key, v.title, v.updated_at) for v in videos]
-        parts = [(path_key(f), basename(f).casefold(), f, section_id, v.rating_key)
+        parts = [(path_key(f), basename_key(f), f, section_id, v.rating_key)
                  for v in videos for f in v.files]
         with self._lock, self._db:
             if replace:  # an updated item may have moved: drop its old files first
@@ -207,80 +253,3 @@ class PathIndex:
                                      [(section_id, v.rating_key) for v in videos])
             self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", items)
             self._db.executemany("INSERT INTO parts VALUES (?, ?, ?, ?, ?)", parts)
-
-
-@dataclass
-class _Video:
-    rating_key: str
-    title: str
-    updated_at: int
-    files: list
-
-
-class _PageReader:
-    """ElementTree parser target that keeps only what the index needs from a page of /all:
-    the container's totalSize and, per library item, ratingKey/title/updatedAt and its Part
-    files. No tree is built (Genre, Role, Media... elements are seen and dropped). Only a
-    <Video> directly inside the MediaContainer is a library item: a <Video> nested deeper
-    (an <Extras> trailer, a related clip) is not, and neither are its Part files."""
-
-    def __init__(self):
-        self.total = 0
-        self.videos: list[_Video] = []
-        self._depth = 0
-        self._item_depth = 0  # depth of the library item being read; 0 = none
-
-    def start(self, tag: str, attrib: dict) -> None:
-        self._depth += 1
-        if tag == "MediaContainer" and self._depth == 1:
-            self.total = int(attrib.get("totalSize") or attrib.get("size") or 0)
-        elif tag == "Video" and self._depth == 2:
-            self._item_depth = 2
-            self.videos.append(_Video(attrib.get("ratingKey", ""), attrib.get("title", ""),
-                                      int(attrib.get("updatedAt") or 0), []))
-        elif tag == "Part" and self._depth == 4 and self._item_depth and attrib.get("file"):
-            self.videos[-1].files.append(attrib["file"])  # Video/Media/Part of the item itself
-
-    def end(self, tag: str) -> None:
-        if self._depth == self._item_depth:
-            self._item_depth = 0
-        self._depth -= 1
-
-    def close(self) -> "_PageReader":
-        return self
-
-
-# What XML 1.0 forbids but PMS sends raw inside attribute values (python-plexapi issue 1450):
-# C0 controls except tab/LF/CR, as bytes (in UTF-8 they never occur inside a multi-byte
-# character), U+FFFE/U+FFFF, and the same characters written as character references.
-_FORBIDDEN_XML = re.compile(
-    rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]"
-    rb"|&#(?:0*(?:[0-8]|1[1-2]|1[4-9]|2[0-9]|3[01])|[xX]0*(?:[0-8]|[bBcCeEfF]|1[0-9a-fA-F]));")
-
-
-def strip_forbidden_xml(body: bytes) -> bytes:
-    """Drop what XML 1.0 forbids, as plexapi does before parsing, and replace bytes that are
-    not UTF-8 (a file name from an old filesystem) with U+FFFD: one odd item must not make
-    the whole page, and so every scene, unreadable."""
-    return _FORBIDDEN_XML.sub(b"", body).decode("utf-8", "replace").encode("utf-8")
-
-
-def _parse_page(body: bytes) -> _PageReader:
-    parser = ElementTree.XMLParser(target=_PageReader())
-    parser.feed(body)
-    return parser.close()
-
-
-def _read_page(client, section_id: str, start: int, size: int, sort: str = "") -> _PageReader:
-    params = {"type": 1, "X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
-    if sort:
-        params["sort"] = sort
-    body = client.query_bytes(f"/library/sections/{section_id}/all", params)
-    try:  # the clean parse first: stripping costs a pass over megabytes, rarely needed
-        return _parse_page(body)
-    except ElementTree.ParseError:
-        pass
-    try:
-        return _parse_page(strip_forbidden_xml(body))
-    except ElementTree.ParseError as exc:  # a body cut short: the connection dropped
-        raise translate(exc) from None

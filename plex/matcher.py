@@ -5,8 +5,10 @@ exactly one item -> HIGH. Several items (a duplicate in two libraries, or the sc
 spread over different items) -> LOW with every candidate. No item has the path -> the index is
 refreshed once. A path inside a library folder is then simply not imported yet: ItemNotFound
 (the caller asks Plex to scan and retries), never a guess, or a new `new/video.mp4` would take
-over an old `old/video.mp4`. Only a path outside every library folder (a wrong or missing
-path_map) gets the fallbacks: file NAMES against every indexed file (no request), then Plex's
+over an old `old/video.mp4`. Before that verdict, the sections holding the path are re-read in
+full (a renamed file keeps its item and its updatedAt, so the incremental refresh cannot see
+it), at most once per section every few minutes. Only a path outside every library folder (a
+wrong or missing path_map) gets the fallbacks: file NAMES against every indexed file (no request), then Plex's
 items with exactly the scene's title (one request per library) -> LOW. Under
 strict_matching a LOW match raises AmbiguousMatch; otherwise the best candidate (the one
 holding the primary file, else the first title match) is used.
@@ -61,6 +63,10 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
     entries = _by_path(index, paths)
     if not entries:  # Plex may have added the file since the index was last refreshed
         index.refresh(client, cfg)
+        entries = _by_path(index, paths)
+    # A renamed file keeps its item AND its updatedAt in Plex: only a full re-read of the
+    # section finds its new path (bounded per section, see FULL_REREAD_EVERY).
+    if not entries and index.reread_sections_holding(client, paths):
         entries = _by_path(index, paths)
     by_path = bool(entries)
     if by_path:

@@ -5,10 +5,14 @@ Windows Plex (D:\\Videos) next to a Linux Stash, or a drive letter typed in anot
 Paths are compared component by component, so the prefix /data never matches /database.
 Windows paths (drive letter or UNC) compare case-insensitively, as Windows itself does; POSIX
 paths are case-sensitive. The mapped path keeps the file name exactly as Stash spelled it.
+Unicode is compared in NFC: macOS and SMB hand out decomposed names (NFD, "e" + U+0301) where
+Linux keeps what was written (usually NFC "é"), so the same file reaches PlexSync spelled two
+ways; both sides, and path_map prefixes, are normalised before they are compared.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _DRIVE = re.compile(r"^[A-Za-z]:$")
 
@@ -25,8 +29,13 @@ def _split(path: str) -> tuple[str, list[str], bool]:
     return ("/" if text[:1] in ("/", "\\") else ""), parts, False
 
 
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
 def path_key(path: str) -> str:
     """The form two paths share exactly when they name the same file (index / comparison key)."""
+    path = _nfc(path)
     if path[:1] == "/" and "\\" not in path and "//" not in path and "/." not in path:
         return path.rstrip("/") or "/"  # a plain POSIX path is its own key (the index's 50k case)
     root, parts, windows = _split(path)
@@ -38,7 +47,7 @@ def path_key(path: str) -> str:
 
 
 def _components_key(root: str, parts: list[str], windows: bool) -> list[str]:
-    keyed = [root, *parts]
+    keyed = [root, *map(_nfc, parts)]
     return [p.casefold() for p in keyed] if windows else keyed
 
 
@@ -97,3 +106,8 @@ def parent_folder(path: str) -> str:
 def basename(path: str) -> str:
     """The file name, whichever separator the path uses."""
     return path.replace("\\", "/").rstrip("/").rpartition("/")[2]
+
+
+def basename_key(path: str) -> str:
+    """The file name as the name-only fallback compares it (any case, NFC)."""
+    return _nfc(basename(path)).casefold()

@@ -1,7 +1,10 @@
 """path_map and path comparison: value tables (pure, no I/O)."""
 import pytest
 
-from plex.paths import basename, is_under, map_path, parent_folder, path_key
+from plex.paths import basename, basename_key, is_under, map_path, parent_folder, path_key
+
+# The same names as macOS / SMB hand them out (decomposed) and as Linux keeps them (composed).
+NFD_CAFE, NFC_CAFE = "Cafe\u0301", "Caf\u00e9"
 
 DOCKER = (("/data", "/media"), ("/data/movies", "/mnt/movies"), ("/stash", "/plex"))
 WINDOWS = (("/data", "D:\\Videos"),)
@@ -31,6 +34,10 @@ WINDOWS = (("/data", "D:\\Videos"),)
     # A root prefix maps everything (and loses to any longer one).
     ("/x/y.mp4", (("/", "/root"),), "/root/x/y.mp4"),
     ("/data/y.mp4", (("/", "/root"), ("/data", "/d")), "/d/y.mp4"),
+    # A prefix typed composed matches a path that arrives decomposed (and the other way);
+    # the rest keeps Stash's own spelling.
+    (f"/Volumes/{NFD_CAFE}/a.mp4", ((f"/Volumes/{NFC_CAFE}", "/media"),), "/media/a.mp4"),
+    (f"/data/{NFC_CAFE}/{NFD_CAFE}.mp4", ((f"/data/{NFD_CAFE}", "/m"),), f"/m/{NFD_CAFE}.mp4"),
 ])
 def test_map_path(stash_path, path_map, plex_path):
     assert map_path(stash_path, path_map) == plex_path
@@ -44,6 +51,8 @@ def test_map_path(stash_path, path_map, plex_path):
     ("/media/A.mp4", "media/A.mp4", False),           # absolute is not relative
     ("\\\\nas\\share\\a.mp4", "//NAS/Share/A.mp4", True),
     ("/media/Part I.mp4", "/media/Part II.mp4", False),
+    (f"/media/{NFD_CAFE}/{NFD_CAFE}.mp4", f"/media/{NFC_CAFE}/{NFC_CAFE}.mp4", True),  # NFD/NFC
+    (f"D:\\{NFD_CAFE}\\a.mp4", f"d:/{NFC_CAFE.lower()}/a.mp4", True),
 ])
 def test_path_key_equality(a, b, same):
     assert (path_key(a) == path_key(b)) is same
@@ -55,6 +64,7 @@ def test_path_key_equality(a, b, same):
     ("/media/movies2/a.mp4", "/media/movies", False),
     ("D:\\Videos\\a.mp4", "d:\\videos", True),
     ("/media/a.mp4", "/media/movies", False),
+    (f"/media/{NFD_CAFE}/a.mp4", f"/media/{NFC_CAFE}", True),
 ])
 def test_is_under(path, folder, inside):
     assert is_under(path, folder) is inside
@@ -69,3 +79,7 @@ def test_is_under(path, folder, inside):
 def test_parent_folder_and_basename(path, folder, name):
     assert parent_folder(path) == folder
     assert basename(path) == name
+
+
+def test_basename_key_is_the_same_for_both_unicode_forms():
+    assert basename_key(f"/a/{NFD_CAFE}.MP4") == basename_key(f"D:\\b\\{NFC_CAFE}.mp4")

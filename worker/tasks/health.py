@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from hooks.stash_api import StashError
 from plex.client import PlexClient
 from plex.errors import PlexAuthError, PlexSyncError, PlexUnavailable
-from plex.index import PathIndex, configured_sections
+from plex.index import PathIndex, configured_sections, wrong_type_message
 from worker.tasks import health_paths
 from worker.tasks.env import TaskEnv, TaskResult
 
@@ -90,6 +90,10 @@ def _libraries(env: TaskEnv, client: PlexClient) -> tuple[list[dict], list[Check
         if title.casefold() not in {s["title"].casefold() for s in every}:
             checks.append(Check(False, f"library '{title}' (plex_libraries) not found in Plex",
                                 f"use the exact titles Plex shows (Plex has: {have})"))
+    for section in every:
+        if section["title"].casefold() in wanted and section["type"] != "movie":
+            reason, _, fix = wrong_type_message(section).partition(". ")
+            checks.append(Check(False, f"{reason} (plex_libraries)", fix))
     try:
         chosen = configured_sections(every, env.cfg)
     except PlexSyncError:
