@@ -57,6 +57,30 @@ def test_put_edits_quotes_removal_names_twice(plex, tmp_path):
     assert plex.item(1)["genres"] == ["Keep"]
 
 
+def test_put_edits_behind_a_url_limit_learns_it_once_and_splits(plex, tmp_path):
+    plex.url_limit = 4096  # a proxy configured below nginx's default: the ladder finds it
+    c = client(plex, tmp_path)
+    params = {"summary.value": "s" * 3000, "summary.locked": 1, "title.value": "t" * 3000,
+              "title.locked": 1, "genre[0].tag.tag": "g", "genre.locked": 1}
+    sent = c.put_edits("1", "1", params)
+    statuses = [r.status for r in plex.records("PUT")]
+    assert statuses == [414, 200, 200]  # 6 KB refused: the next rung below it is 4 KB
+    assert sent.cut == {} and len(sent.puts) == 2
+    item = plex.item(1)
+    assert (item["summary"], item["title"], item["genres"]) == ("s" * 3000, "t" * 3000, ["g"])
+    plex.clear_log()
+    client(plex, tmp_path).put_edits("1", "1", params)  # the limit is remembered per server
+    assert [r.status for r in plex.records("PUT")] == [200, 200]
+
+
+def test_put_edits_refused_even_at_1kb_names_the_proxy_setting(plex, tmp_path):
+    plex.url_limit = 300
+    with pytest.raises(PlexBadRequest, match="large_client_header_buffers"):
+        client(plex, tmp_path).put_edits("1", "1", {"summary.value": "s" * 2000,
+                                                    "summary.locked": 1})
+    assert plex.item(1)["summary"] is None
+
+
 def test_upload_image_posts_raw_bytes(plex, tmp_path):
     client(plex, tmp_path).upload_image("1", "art", b"\x89PNG bytes")
     assert plex.item(1)["artSha1"] and plex.records("POST")[0].path == "/library/metadata/1/arts"

@@ -6,7 +6,7 @@ import pytest
 
 from plex.client import PlexClient
 from plex.errors import PlexBadRequest
-from plex.index import FULL_PAGE, RECENT_PAGE, PathIndex
+from plex.index import FULL_PAGE, FULL_REREAD_EVERY, RECENT_PAGE, PathIndex
 from plex.item_state import ItemState
 from plex.matcher import match
 from tests.emulators.plex_library import (MULTI_FILES, PART_I_FILE, PART_II_FILE,
@@ -163,3 +163,71 @@ def test_incremental_refresh_pages_until_a_known_item(built, plex, plex_library)
     assert index.item_count("1") == 6 + RECENT_PAGE + 50  # no rebuild was needed
     pages = plex.records("GET", "/library/sections/1/all")
     assert [r.query["X-Plex-Container-Start"] for r in pages] == ["0", str(RECENT_PAGE)]
+
+
+# -- issue 11: what real PMS sends --------------------------------------------------------
+
+def test_raw_control_characters_anywhere_in_a_page_are_stripped_like_plexapi(plex, tmp_path):
+    cfg = settings(plex)
+    movies = plex.add_section("Movies", location="/data/movies")
+    good = plex.add_item(movies, "Good", files=["/data/movies/good.mp4"])
+    plex.add_item(movies, "Bad\x04\x1b", files=["/data/movies/b\x01ad.mp4"], summary="\x07")
+    index = PathIndex(tmp_path)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)
+    assert keys(index.lookup("/data/movies/good.mp4")) == [good]
+    assert index.item_count(str(movies)) == 2
+    assert len(index.lookup("/data/movies/bad.mp4")) == 1  # as plexapi would read it
+
+
+def test_nested_extras_are_not_library_items_and_cause_no_rebuilds(built, plex, plex_library):
+    cfg, client, index = built
+    trailer = "/data/movies/Saga/Trailers/trailer.mp4"
+    plex.set_item(plex_library.keys["part1"], extras=[{"title": "Trailer", "file": trailer}],
+                  lock=False)
+    index.refresh(client, cfg)
+    assert index.lookup(trailer) == []
+    assert keys(index.lookup(PART_I_FILE)) == [plex_library.keys["part1"]]
+    assert index.item_count("1") == 6  # the count agrees with Plex's: no rebuild next time
+    plex.clear_log()
+    index.refresh(client, cfg)
+    assert [r.query.get("X-Plex-Container-Size") for r in plex.records(
+        "GET", "/library/sections/1/all")] == [str(RECENT_PAGE)]
+
+
+def test_a_renamed_file_is_found_by_a_bounded_full_re_read(built, plex, plex_library):
+    cfg, client, index = built
+    rk = plex_library.keys["part2"]
+    plex.rename_file(PART_II_FILE, "/data/movies/Saga/renamed.mkv")  # updatedAt unchanged
+    index.refresh(client, cfg)
+    assert index.lookup("/data/movies/Saga/renamed.mkv") == []  # incremental cannot see it
+    assert index.reread_sections_holding(client, ["/data/movies/Saga/renamed.mkv"], now=1000.0)
+    assert keys(index.lookup("/data/movies/Saga/renamed.mkv")) == [rk]
+    # A second miss soon after does not re-read again; after FULL_REREAD_EVERY it does.
+    plex.rename_file("/data/movies/Saga/renamed.mkv", "/data/movies/Saga/again.mkv")
+    assert not index.reread_sections_holding(client, ["/data/movies/Saga/again.mkv"],
+                                              now=1000.0 + FULL_REREAD_EVERY - 1)
+    assert index.lookup("/data/movies/Saga/again.mkv") == []
+    assert index.reread_sections_holding(client, ["/data/movies/Saga/again.mkv"],
+                                         now=1000.0 + FULL_REREAD_EVERY)
+    assert keys(index.lookup("/data/movies/Saga/again.mkv")) == [rk]
+    # A path outside every library folder never costs a re-read.
+    assert not index.reread_sections_holding(client, ["/elsewhere/x.mkv"], now=99_999.0)
+
+
+def test_a_renamed_file_is_matched_to_the_same_item(built, plex, plex_library):
+    cfg, client, index = built
+    plex.rename_file(PART_I_FILE, "/data/movies/Saga/Part One.mkv")
+    found = match(client, index, cfg, {"id": "1", "files": ["/data/movies/Saga/Part One.mkv"]})
+    assert (found.confidence, int(found.rating_key)) == ("HIGH", plex_library.keys["part1"])
+
+
+def test_a_tv_show_library_is_refused_with_the_reason(plex, plex_library, tmp_path):
+    plex.add_section("TV Shows", type="show", location="/data/tv")
+    cfg = settings(plex, plex_libraries="TV Shows")
+    with pytest.raises(PlexBadRequest, match=r"'TV Shows' is a TV-show library .*episodes.*"
+                                             r"Remove it from Plex libraries \(plex_libraries\)"):
+        PathIndex(tmp_path).ensure(PlexClient(cfg, tmp_path), cfg)
+    cfg = settings(plex, plex_libraries="TV Shows, Movies")  # with a movie library: warn, go on
+    index = PathIndex(tmp_path)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)
+    assert [s["title"] for s in index.sections()] == ["Movies"]
