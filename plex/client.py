@@ -41,9 +41,10 @@ _IMAGE_KINDS = {"poster": "posters", "art": "arts"}
 REQUEST_LINE_LIMITS = (8192, 4096, 2048, 1024)
 _LINE_OVERHEAD = len("PUT ") + len(" HTTP/1.1\r\n")
 _TOO_LONG = (413, 414)
-# Longest request line each server (plex_url) took, once it refused a longer one. Kept for
-# the process: a drainer learns it with one refused PUT, and later PUTs are split at once.
-_learned_limits: dict[str, int] = {}
+# Longest request line each server ((plex_url, machineIdentifier)) took, once it refused a
+# longer one. Kept for the process: a drainer learns it with one refused PUT, and later PUTs
+# are split at once.
+_learned_limits: dict[tuple[str, str], int] = {}
 _learned_lock = threading.Lock()
 
 
@@ -174,7 +175,7 @@ class PlexClient:
         prefix = urlsplit(self._cfg.plex_url).path.rstrip("/") + path
         overhead = _LINE_OVERHEAD + len(prefix) + len(plexapi_utils.joinArgs(fixed))
         with _learned_lock:
-            limit = _learned_limits.get(self._cfg.plex_url)
+            limit = _learned_limits.get(self._server_key())
         todo = split_edits(params, limit - overhead) if limit else Split((dict(params),))
         sent, cut = [], dict(todo.cut)
         queue = list(todo.puts)
@@ -196,17 +197,24 @@ class PlexClient:
             queue = list(again.puts)
         return Split(tuple(sent), cut)
 
+    def _server_key(self) -> tuple[str, str]:
+        """Which server a learned limit belongs to: a new server on the same address (or a
+        test emulator on a reused port) must not inherit it. Costs no request once connected."""
+        if self._server is None:
+            self._request("/identity")  # connects (and translates any failure)
+        return self._cfg.plex_url, str(getattr(self._server, "machineIdentifier", "") or "")
+
     def _learn(self, refused_line: int, exc: PlexBadRequest) -> int:
-        url = self._cfg.plex_url
+        url, key = self._cfg.plex_url, self._server_key()
         with _learned_lock:
-            limit = next_limit(refused_line, _learned_limits.get(url))
+            limit = next_limit(refused_line, _learned_limits.get(key))
             if limit is None:
                 raise PlexBadRequest(
                     f"Plex (or a proxy in front of it) refuses even {REQUEST_LINE_LIMITS[-1]}-byte"
                     f" URLs ({exc.status}); raise the proxy's URL limit (nginx: "
                     "large_client_header_buffers) or point the Plex URL setting (plex_url) at "
                     "Plex directly", exc.status) from None
-            _learned_limits[url] = limit
+            _learned_limits[key] = limit
         log.info("Plex at %s refused a %d-byte request line (HTTP %s): edits are now split "
                  "into URLs of at most %d bytes", url, refused_line, exc.status, limit)
         return limit
