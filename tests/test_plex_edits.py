@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from plex.edits import FieldChange, describe, plan_edits
+from plex.edits import FieldChange, describe, fingerprint, plan_edits, record_cuts
 from validation.sanitize import strip_credentials
 from plex.item_state import Actor, ItemState
 from validation.config import parse_config
@@ -248,3 +248,36 @@ def test_describe(changes, text):
 ])
 def test_thumbs_handed_to_plex_carry_no_credentials(url, clean):
     assert strip_credentials(url) == clean
+
+
+# -- a field a proxy's URL limit made PlexSync cut (issue 11) ------------------------------
+
+LONG = "長い説明文" * 600
+CUT = LONG[:900] + "…"
+
+
+def test_a_cut_field_is_recorded_as_what_plex_holds():
+    plan = plan_edits(item(summary="old"), snap(details=LONG), CFG, RECORD)
+    assert plan.params["summary.value"] == LONG
+    written, marks = record_cuts(plan, {"summary": CUT})
+    assert written["summary"] == CUT and marks == {"summary": fingerprint(LONG)}
+
+
+@pytest.mark.parametrize("details, plex_summary, sends_summary", [
+    (LONG, CUT, False),              # Stash unchanged, Plex holds the cut text: in sync
+    (LONG + "!", CUT, True),         # Stash's details changed: send (and maybe cut) again
+    (LONG, "edited in Plex", True),  # someone changed it in Plex: Stash wins, as for any field
+])
+def test_a_cut_field_is_not_sent_again_until_stash_changes(details, plex_summary, sends_summary):
+    record = {"written": dict(WRITTEN, summary=CUT), "cut": {"summary": fingerprint(LONG)}}
+    plan = plan_edits(item(summary=plex_summary), snap(details=details), CFG, record)
+    assert ("summary.value" in plan.params) is sends_summary
+    assert ("summary" in plan.cut) is not sends_summary  # the mark goes once it is re-sent
+    if not sends_summary:
+        assert plan.params == {} and plan.written["summary"] == CUT
+
+
+def test_a_cut_field_is_no_person_edit_under_preserve_plex_edits():
+    record = {"written": dict(WRITTEN, summary=CUT), "cut": {"summary": fingerprint(LONG)}}
+    plan = plan_edits(item(summary=CUT), snap(details=LONG), cfg(preserve_plex_edits=True), record)
+    assert plan.params == {} and plan.preserved == ()
