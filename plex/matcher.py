@@ -8,10 +8,10 @@ refreshed once. A path inside a library folder is then simply not imported yet: 
 over an old `old/video.mp4`. Before that verdict, the sections holding the path are re-read in
 full (a renamed file keeps its item and its updatedAt, so the incremental refresh cannot see
 it), at most once per section every few minutes. Only a path outside every library folder (a
-wrong or missing path_map) gets the fallbacks: file NAMES against every indexed file (no request), then Plex's
-items with exactly the scene's title (one request per library) -> LOW. Under
-strict_matching a LOW match raises AmbiguousMatch; otherwise the best candidate (the one
-holding the primary file, else the first title match) is used.
+wrong or missing path_map) gets the fallbacks: file NAMES against every indexed file (no
+request), then Plex's items with exactly the scene's title (one request per library) -> LOW.
+Under strict_matching a LOW match raises AmbiguousMatch; otherwise the best candidate (the
+one holding the primary file, else the first title match) is used.
 """
 from __future__ import annotations
 
