@@ -4,7 +4,9 @@ Real PMS sends raw control characters (e.g. \x04) inside attribute values, which
 forbids and expat refuses; python-plexapi strips them before parsing (its issue 1450). The
 page is parsed as sent first (the common case costs nothing extra), and only after a parse
 error again with those characters removed, so one odd title never makes the whole page, and
-with it every scene, unreadable.
+with it every scene, unreadable. Telling library items from nested <Video>s (extras) needs
+the element depth, i.e. an end() callback per element: measured on one 50,000-item page
+(36 MB), 0.94 s of CPU instead of 0.84 s; the strip pass, run only after a failed parse, 0.58 s.
 """
 from __future__ import annotations
 
