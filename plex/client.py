@@ -210,8 +210,9 @@ class PlexClient:
             limit = next_limit(refused_line, _learned_limits.get(key))
             if limit is None:
                 raise PlexBadRequest(
-                    f"Plex (or a proxy in front of it) refuses even {REQUEST_LINE_LIMITS[-1]}-byte"
-                    f" URLs ({exc.status}); raise the proxy's URL limit (nginx: "
+                    f"Plex (or a proxy in front of it) refused a {refused_line}-byte request "
+                    f"(HTTP {exc.status}) and PlexSync cannot make it shorter than "
+                    f"{REQUEST_LINE_LIMITS[-1]} bytes; raise the proxy's URL limit (nginx: "
                     "large_client_header_buffers) or point the Plex URL setting (plex_url) at "
                     "Plex directly", exc.status) from None
             _learned_limits[key] = limit

@@ -73,9 +73,19 @@ def test_put_edits_behind_a_url_limit_learns_it_once_and_splits(plex, tmp_path):
     assert [r.status for r in plex.records("PUT")] == [200, 200]
 
 
+def test_put_edits_treats_413_like_414(plex, tmp_path):
+    plex.fail_next(1, 413, method="PUT")  # a proxy answering "Request Entity Too Large"
+    sent = client(plex, tmp_path).put_edits("1", "1", {"summary.value": "s" * 1500,
+                                                      "summary.locked": 1, "title.value": "T" * 1500,
+                                                      "title.locked": 1})
+    assert [r.status for r in plex.records("PUT")] == [413, 200, 200]  # 3 KB -> 2 KB rung
+    assert len(sent.puts) == 2 and plex.item(1)["summary"] == "s" * 1500
+
+
 def test_put_edits_refused_even_at_1kb_names_the_proxy_setting(plex, tmp_path):
     plex.url_limit = 300
-    with pytest.raises(PlexBadRequest, match="large_client_header_buffers"):
+    with pytest.raises(PlexBadRequest, match="refused a .*-byte request .*414.*"
+                                             "large_client_header_buffers"):
         client(plex, tmp_path).put_edits("1", "1", {"summary.value": "s" * 2000,
                                                     "summary.locked": 1})
     assert plex.item(1)["summary"] is None
