@@ -88,6 +88,12 @@ class Item:
     art: str | None = None
     images: dict = field(default_factory=lambda: {"posters": [], "arts": []})
     selected: dict = field(default_factory=lambda: {"posters": None, "arts": None})
+    # The token owner's viewing state (plex_plays.py): what PMS renders as viewCount,
+    # lastViewedAt, viewOffset (ms) and lastRatedAt; userRating is in attrs.
+    view_count: int = 0
+    last_viewed_at: int | None = None
+    view_offset: int = 0
+    last_rated_at: int | None = None
 
     def sort_value(self, key: str):
         if key == "sort_title":
