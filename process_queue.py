@@ -41,7 +41,8 @@ from worker.tasks.env import TaskEnv, TaskError  # noqa: E402  (stdlib only)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_STASH_URL = "http://localhost:9999"
 COMMANDS = {"drain": "process_queue", "status": "queue_status", "sync-all": "sync_all",
-            "sync-recent": "sync_recent", "dry-run": "dry_run", "health": "health_check"}
+            "sync-recent": "sync_recent", "dry-run": "dry_run", "health": "health_check",
+            "import-plays": "import_plays"}
 DLQ_COMMANDS = {"list": "dlq_list", "retry": "dlq_retry", "purge": "dlq_purge"}
 
 

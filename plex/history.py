@@ -48,7 +48,7 @@ def read_history(client, since: int | None = None, page_size: int = HISTORY_PAGE
     requests = 0
     start = 0
     while True:
-        root = client.query_xml(HISTORY_PATH, {**params, "X-Plex-Container-Start": start,
+        root = client.query_xml_direct(HISTORY_PATH, {**params, "X-Plex-Container-Start": start,
                                                "X-Plex-Container-Size": page_size})
         requests += 1
         rows = [e for e in root if e.attrib.get("viewedAt")]
@@ -67,7 +67,7 @@ def read_activity(client, rating_keys, batch: int = ACTIVITY_BATCH) -> tuple[dic
     for start in range(0, len(keys), batch):
         chunk = keys[start:start + batch]
         try:
-            root = client.query_xml(f"/library/metadata/{','.join(chunk)}",
+            root = client.query_xml_direct(f"/library/metadata/{','.join(chunk)}",
                                     {"excludeElements": _SKIP_ELEMENTS})
         except ItemNotFound:  # Plex deleted every item of this batch
             root = []

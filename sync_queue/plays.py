@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS play_imports (
 
 class PlayImports:
     def __init__(self, db: sqlite3.Connection | str | Path, clock=time.time):
-        self._conn = as_connection(db)
+        self._conn = self.db = as_connection(db)
         self._clock = clock
         with immediate(self._conn) as conn:
             for statement in _SCHEMA.split(";"):
@@ -33,16 +33,21 @@ class PlayImports:
                     conn.execute(statement)
 
     # -- Plex history rows ---------------------------------------------------------------
-    def add_history(self, entries) -> list:
-        """Store rows not seen before; returns the new ones."""
-        entries = list(entries)
-        known = set()
+    def known_ids(self, entries) -> set[int]:
+        """Which of these history rows are stored already."""
+        known: set[int] = set()
         ids = [e.entry_id for e in entries]
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             known.update(r[0] for r in self._conn.execute(
                 f"SELECT entry_id FROM plex_history WHERE entry_id IN ({marks})", chunk))
+        return known
+
+    def add_history(self, entries) -> list:
+        """Store rows not seen before; returns the new ones."""
+        entries = list(entries)
+        known = self.known_ids(entries)
         new = [e for e in entries if e.entry_id not in known]
         with immediate(self._conn) as conn:
             conn.executemany("INSERT OR IGNORE INTO plex_history VALUES (?, ?, ?)",
@@ -67,9 +72,12 @@ class PlayImports:
         return {sid: json.loads(state) for sid, state in
                 self._conn.execute("SELECT scene_id, state FROM play_imports")}
 
-    def put_state(self, scene_id, state: dict) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO play_imports VALUES (?, ?, ?)",
-                           (scene_key(scene_id), json.dumps(state), self._clock()))
+    def put_states(self, states: dict) -> None:
+        """Many scenes' import state in one transaction."""
+        now = self._clock()
+        with immediate(self._conn) as conn:
+            conn.executemany("INSERT OR REPLACE INTO play_imports VALUES (?, ?, ?)",
+                             [(scene_key(s), json.dumps(v), now) for s, v in states.items()])
 
     # -- cursor and throttle ---------------------------------------------------------------
     def cursor(self) -> dict:
@@ -85,3 +93,13 @@ class PlayImports:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def scene_rating_keys(db: sqlite3.Connection) -> dict[str, str]:
+    """scene id -> Plex ratingKey of every scene PlexSync has synced (its sync records)."""
+    found = {}
+    for scene_id, record in db.execute("SELECT scene_id, record FROM sync_records"):
+        rating_key = (json.loads(record) or {}).get("rating_key")
+        if rating_key:
+            found[scene_id] = str(rating_key)
+    return found

@@ -230,6 +230,11 @@ def resolve_scene_add_play(_root, info, id, times=None):
         return {"count": len(history), "history": history}
 
 
+def resolve_scene_increment_play_count(_root, info, id):
+    """What Stash before v0.25 offered: one more play, at 'now', no time of the caller's."""
+    return resolve_scene_add_play(_root, info, id)["count"]
+
+
 def resolve_scene_save_activity(_root, info, id, resume_time=None, playDuration=None):
     """Stash v0.30.1: stores the resume point; fires no hook; updated_at kept."""
     _emu, state, _base = _ctx(info)
@@ -306,6 +311,7 @@ def _bind() -> None:
     mutation["configurePlugin"].resolve = resolve_configure_plugin
     mutation["sceneAddPlay"].resolve = resolve_scene_add_play
     mutation["sceneSaveActivity"].resolve = resolve_scene_save_activity
+    mutation["sceneIncrementPlayCount"].resolve = resolve_scene_increment_play_count
 
 
 _bind()
