@@ -170,12 +170,13 @@ def _scene(cfg, stash, report, sid, act, scene, state, history_times, legacy, dr
     result = SceneImport(sid, act.rating_key)
     if cfg.import_plays and "before_history" not in state and (
             act.last_viewed_at is None or act.last_viewed_at < started):
-        # Not when watched while we read: the history we hold may lack that play yet.
+        # Not when watched in the second we read: the history we hold may lack that play,
+        # which would then be counted as an old one too. A later run settles it.
         state["before_history"] = list(rules.plays_before_history(
             act.view_count, act.last_viewed_at, history_times))
-    if cfg.import_plays and "before_history" in state:
+    if cfg.import_plays:
         in_stash = None if legacy else [rules.epoch(t) for t in scene.get("play_history") or []]
-        plan = rules.plan_plays(history_times + state["before_history"],
+        plan = rules.plan_plays(history_times + state.get("before_history", []),
                                 state.get("imported", []), in_stash)
         result.plays = plan.to_add
         if plan.to_add and not dry_run:

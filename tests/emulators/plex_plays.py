@@ -36,8 +36,9 @@ def add_play(state: PlexState, item: Item, viewed_at: int, account_id: int = OWN
                           "account_id": int(account_id), "device_id": int(device_id)})
     if account_id == OWNER_ACCOUNT:
         item.view_count += 1
-        item.last_viewed_at = max(item.last_viewed_at or 0, int(viewed_at))
-        item.view_offset = 0
+        if int(viewed_at) >= (item.last_viewed_at or 0):  # a back-dated play (fixtures) leaves
+            item.last_viewed_at = int(viewed_at)          # a newer resume point alone
+            item.view_offset = 0
     state.version += 1
     return entry_id
 

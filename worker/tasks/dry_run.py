@@ -58,9 +58,8 @@ def dry_run(env: TaskEnv) -> TaskResult:
                f"{selection.in_sync} already in sync since their last sync")
     if counts["invalid"] or counts["error"]:
         summary += f", {counts['invalid']} invalid, {counts['error']} errors"
-    tail = [summary] + ([f"Stopped early: {stopped_by}"] if stopped_by else [])
     from_plex, imports = import_plays.preview(env)  # the other direction, also unwritten
-    tail += from_plex
+    tail = from_plex + [summary] + ([f"Stopped early: {stopped_by}"] if stopped_by else [])
     data = {"counts": counts, "field_changes": fields, "selection": selection.as_dict(),
             "scenes": scenes, "stopped_by": stopped_by or None, "from_plex": imports}
     ok = not (stopped_by or counts["invalid"] or counts["error"])

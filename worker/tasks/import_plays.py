@@ -36,7 +36,9 @@ def preview(env: TaskEnv) -> tuple[list[str], dict]:
                             full=True, dry_run=True)
     except (PlexSyncError, StashError) as exc:
         return [f"From Plex: could not check ({exc})"], {"error": str(exc)}
-    lines = [f"From Plex (nothing imported): {report.line().replace('from Plex: ', '')}"]
+    if not report.scenes_with_changes:
+        return [], report_data(report)  # nothing would come back: no line
+    lines = [f"From Plex, would bring into Stash: {report.line().replace('from Plex: ', '')}"]
     lines += scene_lines(report)
     return lines, report_data(report)
 
