@@ -77,11 +77,15 @@ def play_state_document(count: int, legacy: bool = False) -> str:
 
 PLAY_STATE_QUERY = play_state_document(1)
 
-SCENE_ADD_PLAY_MUTATION = """
-mutation PlexSyncAddPlays($id: ID!, $times: [Timestamp!]) {
-  sceneAddPlay(id: $id, times: $times) { count }
-}
-"""
+def add_plays_document(count: int) -> str:
+    """Plays for `count` scenes in one request (aliased; Stash runs them one after another)."""
+    params = ", ".join(f"$id{n}: ID!, $times{n}: [Timestamp!]" for n in range(count))
+    calls = "\n".join(f"  p{n}: sceneAddPlay(id: $id{n}, times: $times{n}) {{ count }}"
+                      for n in range(count))
+    return f"mutation PlexSyncAddPlays({params}) {{\n{calls}\n}}\n"
+
+
+SCENE_ADD_PLAY_MUTATION = add_plays_document(1)
 
 SCENE_SAVE_RESUME_MUTATION = """
 mutation PlexSyncSaveResume($id: ID!, $resume_time: Float) {
@@ -258,12 +262,16 @@ class StashClient:
                     found[str(scene["id"])] = scene
         return found
 
-    def add_plays(self, scene_id, times: list[str]) -> int:
-        """Plays at the given RFC3339 times; never call with none (Stash then adds 'now')."""
-        if not times:
-            raise ValueError("add_plays needs at least one time")
-        data = self.execute(SCENE_ADD_PLAY_MUTATION, {"id": str(scene_id), "times": times})
-        return int((data.get("sceneAddPlay") or {}).get("count") or 0)
+    def add_plays(self, plays: list[tuple]) -> None:
+        """[(scene id, [RFC3339 time, ...]), ...] in one request. Never a scene without a
+        time: Stash would add one play at 'now' for it."""
+        if any(not times for _, times in plays):
+            raise ValueError("add_plays needs at least one time per scene")
+        if plays:
+            variables = {}
+            for n, (scene_id, times) in enumerate(plays):
+                variables[f"id{n}"], variables[f"times{n}"] = str(scene_id), list(times)
+            self.execute(add_plays_document(len(plays)), variables)
 
     def increment_play_count(self, scene_id) -> int:
         data = self.execute(LEGACY_INCREMENT_PLAY_DOCUMENT, {"id": str(scene_id)})

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PLAYS_LOCK = "plays.lock"
 STATE_FLUSH = 200  # scene states per SQLite transaction
+PLAYS_PER_REQUEST = 50  # scenes' sceneAddPlay per Stash request
 # At most one history request per this many seconds from background drains.
 INCREMENTAL_EVERY_S = float(os.environ.get("PLEXSYNC_PLAYS_INTERVAL", "300"))
 
@@ -140,6 +141,7 @@ def _run(cfg, stash, plex, store: PlayImports, report: ImportReport, full: bool,
                 times.setdefault(e.rating_key, []).append(e.viewed_at)
         _phase(reporter, "bringing plays into Stash", 0.4, 1.0)
         pending: dict = {}
+        plays: list = []  # (scene, times) not sent yet
         for done, sid in enumerate(scene_ids, 1):
             act, scene = activity.get(mapping[sid]), stash_states.get(sid)
             state = states.get(sid) or {}
@@ -148,12 +150,17 @@ def _run(cfg, stash, plex, store: PlayImports, report: ImportReport, full: bool,
                 state["rating_key"] = mapping[sid]
             if act is not None and scene is not None:
                 state = _scene(cfg, stash, report, sid, act, scene, state,
-                               times.get(act.rating_key, []), legacy, dry_run, started)
+                               times.get(act.rating_key, []), legacy, dry_run, started, plays)
             else:  # gone from Plex or Stash: remembered, so incremental runs stop asking
                 state["gone"] = True
             if state is not None and not dry_run:
                 pending[sid] = state
-            if len(pending) >= STATE_FLUSH or (pending and done == len(scene_ids)):
+            last = done == len(scene_ids)
+            if len(plays) >= PLAYS_PER_REQUEST or (plays and (last or len(pending) >= STATE_FLUSH)):
+                stash.add_plays(plays)
+                report.stash_requests += 1
+                plays = []
+            if len(pending) >= STATE_FLUSH or (pending and last):
                 store.put_states(pending)  # after Stash has the plays: see worker.plays
                 pending = {}
             if reporter is not None:
@@ -164,7 +171,7 @@ def _run(cfg, stash, plex, store: PlayImports, report: ImportReport, full: bool,
 
 
 def _scene(cfg, stash, report, sid, act, scene, state, history_times, legacy, dry_run,
-           started) -> dict:
+           started, plays: list) -> dict:
     """Apply the rules to one scene; returns its new import state."""
     state = {k: v for k, v in state.items() if k != "gone"}
     result = SceneImport(sid, act.rating_key)
@@ -183,9 +190,9 @@ def _scene(cfg, stash, report, sid, act, scene, state, history_times, legacy, dr
             if legacy:
                 for _ in plan.to_add:
                     stash.increment_play_count(sid)
-            else:
-                stash.add_plays(sid, [rules.stash_timestamp(t) for t in plan.to_add])
-            report.stash_requests += len(plan.to_add) if legacy else 1
+                report.stash_requests += len(plan.to_add)
+            else:  # sent in batches by _run, before this state is recorded
+                plays.append((sid, [rules.stash_timestamp(t) for t in plan.to_add]))
         state["imported"] = list(plan.imported)
     if cfg.import_resume_points:
         result.resume = rules.resume_to_import(
