@@ -192,3 +192,16 @@ def test_old_stash_gets_play_counts_without_times(tmp_path):
     finally:
         rig.plex.stop()
         rig.stash.stop()
+
+
+def test_a_plex_that_is_down_is_asked_at_most_once_per_five_minutes(rig):
+    from plex.errors import PlexUnavailable
+    rig.plex.down()
+    with pytest.raises(PlexUnavailable):
+        rig.due()
+    rig.plex.up()
+    rig.clock.now += 60
+    assert rig.due() is None and rig.plex.count() == 0
+    rig.clock.now += 300
+    assert rig.due() is not None
+    assert rig.plex.count("GET", "/status/sessions/history/all") == 1

@@ -100,11 +100,13 @@ def import_if_due(cfg: Config, stash: StashClient, plex, data_dir: Path,
         return None
     store = PlayImports(data_dir, clock=clock)
     try:
-        last = float(store.cursor().get("checked_at") or 0)
+        cursor = store.cursor()
+        if clock() - float(cursor.get("checked_at") or 0) < INCREMENTAL_EVERY_S:
+            return None
+        # The attempt counts even if Plex fails it: a Plex that is down is asked no more often.
+        store.put_cursor({**cursor, "checked_at": clock()})
     finally:
         store.close()
-    if clock() - last < INCREMENTAL_EVERY_S:
-        return None
     return run_import(cfg, stash, plex, data_dir, full=False, clock=clock)
 
 
