@@ -6,12 +6,13 @@ import pytest
 
 from hooks.stash_api import StashClient
 from plex.client import PlexClient
+from plex.errors import PlexUnavailable
 from sync_queue.plays import PlayImports
 from sync_queue.records import SyncRecords
+from tests.emulators.plex_plays import progress, rate
 from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_server import StashEmulator
 from validation.config import parse_config
-from worker import plays_import
 from worker.plays_import import import_if_due, run_import
 
 T0 = 1_750_000_000
@@ -91,7 +92,6 @@ def test_plays_come_back_once_with_their_real_times(rig):
 
 
 def test_plays_made_before_plex_kept_history_use_its_last_viewed_time(rig):
-    rig.plex.set_item(rig.rk, lock=False)
     with rig.plex.state.lock:
         item = rig.plex.state.get(rig.rk)
         item.view_count, item.last_viewed_at = 2, T0 - 86_400   # no history rows at all
@@ -134,7 +134,6 @@ def test_a_run_that_died_after_writing_stash_adds_nothing_twice(rig):
 
 def test_resume_point_from_plex_when_newer(rig):
     with rig.plex.state.lock:
-        from tests.emulators.plex_plays import progress
         progress(rig.plex.state, rig.plex.state.get(rig.rk), 125_000, "stopped")
     rig.run()
     assert rig.scene_state()["resume_time"] == 125.0
@@ -146,7 +145,6 @@ def test_resume_point_from_plex_when_newer(rig):
 
 def test_ratings_only_when_turned_on_and_a_stash_change_wins(rig):
     with rig.plex.state.lock:
-        from tests.emulators.plex_plays import rate
         rate(rig.plex.state, rig.plex.state.get(rig.rk), 8.0)
     rig.run()
     assert rig.scene_state()["rating100"] is None               # off by default
@@ -195,7 +193,6 @@ def test_old_stash_gets_play_counts_without_times(tmp_path):
 
 
 def test_a_plex_that_is_down_is_asked_at_most_once_per_five_minutes(rig):
-    from plex.errors import PlexUnavailable
     rig.plex.down()
     with pytest.raises(PlexUnavailable):
         rig.due()

@@ -81,12 +81,7 @@ class PlexApp:
             ("PUT", r"/library/metadata/(\d+)/(poster|art)", self._select),
             ("GET", r"/library/metadata/(\d+)/(thumb|art)(?:/\d+)?", self._image_bytes),
             ("GET", r"/library/metadata/(\d+)/file", self._file),
-            ("GET", r"/status/sessions/history/all", self._history),
-            ("DELETE", r"/status/sessions/history/(\d+)", self._delete_history),
-            ("GET", r"/:/scrobble", self._scrobble), ("GET", r"/:/unscrobble", self._unscrobble),
-            ("PUT", r"/:/rate", self._rate), ("GET", r"/:/rate", self._rate),
-            ("GET", r"/:/timeline", self._timeline), ("GET", r"/:/progress", self._progress),
-        ]
+        ] + [(m, p, self._plays(h)) for m, p, h in plays.ROUTES]
         self._routes = [(m, re.compile(p + "$"), h) for m, p, h in self._routes]
 
     def handle(self, req: Request) -> Response:
@@ -220,48 +215,13 @@ class PlexApp:
                     return Response(200, image.data, _image_type(image.data))
         return error(404, f"no image {uri!r}")
 
-    # ---- viewing activity (plex_plays) -------------------------------------------------
-    @_locked
-    def _history(self, req):
-        rows = plays.history_rows(self.state, req.query)
-        start, size = _paging(req)
-        page = rows[start:] if size is None else rows[start:start + size]
-        return xml_response(plays.history_page(self.state, page, start, len(rows)))
-
-    @_locked
-    def _delete_history(self, req, entry_id):
-        plays.delete_history(self.state, int(entry_id))
-        return Response(200)
-
-    @_locked
-    def _scrobble(self, req):
-        plays.scrobble(self.state, plays.item_for(self.state, req.query))
-        return Response(200)
-
-    @_locked
-    def _unscrobble(self, req):
-        plays.unscrobble(self.state, plays.item_for(self.state, req.query))
-        return Response(200)
-
-    @_locked
-    def _rate(self, req):
-        plays.rate(self.state, plays.item_for(self.state, req.query),
-                   float(req.query.get("rating", "-1")))
-        return Response(200)
-
-    @_locked
-    def _timeline(self, req):
-        duration = req.query.get("duration")
-        plays.progress(self.state, plays.item_for(self.state, req.query, "ratingKey"),
-                       int(req.query.get("time", "0")), req.query.get("state", "stopped"),
-                       int(duration) if duration else None)
-        return Response(200)
-
-    @_locked
-    def _progress(self, req):
-        plays.progress(self.state, plays.item_for(self.state, req.query),
-                       int(req.query.get("time", "0")), req.query.get("state", "stopped"))
-        return Response(200)
+    # ---- viewing activity: plex_plays.ROUTES answer XML text, or None for an empty 200 ----
+    def _plays(self, handler):
+        @_locked
+        def run(self, req, *groups):
+            text = handler(self.state, req.query, _paging(req), *groups)
+            return Response(200) if text is None else xml_response(text)
+        return lambda req, *groups: run(self, req, *groups)
 
 
 def _image_response(item, kind: str) -> Response:

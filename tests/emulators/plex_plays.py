@@ -132,3 +132,47 @@ def item_for(state: PlexState, query: dict, name: str = "key") -> Item:
     if not raw.isdigit():
         raise ValueError(f"missing {name}")
     return state.get(raw)
+
+
+# ---- routes (plex_app wraps them: state lock, paging, XML response) --------------------------
+def _history_route(state, query, paging):
+    start, size = paging
+    rows = history_rows(state, query)
+    page = rows[start:] if size is None else rows[start:start + size]
+    return history_page(state, page, start, len(rows))
+
+
+def _delete_route(state, query, paging, entry_id):
+    delete_history(state, int(entry_id))
+
+
+def _scrobble_route(state, query, paging):
+    scrobble(state, item_for(state, query))
+
+
+def _unscrobble_route(state, query, paging):
+    unscrobble(state, item_for(state, query))
+
+
+def _rate_route(state, query, paging):
+    rate(state, item_for(state, query), float(query.get("rating", "-1")))
+
+
+def _timeline_route(state, query, paging):
+    duration = query.get("duration")
+    progress(state, item_for(state, query, "ratingKey"), int(query.get("time", "0")),
+             query.get("state", "stopped"), int(duration) if duration else None)
+
+
+def _progress_route(state, query, paging):
+    progress(state, item_for(state, query), int(query.get("time", "0")),
+             query.get("state", "stopped"))
+
+
+ROUTES = [
+    ("GET", r"/status/sessions/history/all", _history_route),
+    ("DELETE", r"/status/sessions/history/(\d+)", _delete_route),
+    ("GET", r"/:/scrobble", _scrobble_route), ("GET", r"/:/unscrobble", _unscrobble_route),
+    ("PUT", r"/:/rate", _rate_route), ("GET", r"/:/rate", _rate_route),
+    ("GET", r"/:/timeline", _timeline_route), ("GET", r"/:/progress", _progress_route),
+]
