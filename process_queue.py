@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("drain", "drain the queue now (default)"),
                             ("status", "queue status"), ("sync-all", "queue changed scenes, drain"),
                             ("dry-run", "what Sync All would change, nothing written"),
-                            ("health", "check Stash, Plex, libraries and path_map")):
+                            ("health", "check Stash, Plex, libraries and path_map"),
+                            ("import-plays", "bring Plex plays, resume points, ratings into Stash")):
         sub.add_parser(name, parents=[common], help=help_text)
     recent = sub.add_parser("sync-recent", parents=[common], help="Sync All for recent edits")
     recent.add_argument("--hours", type=float, default=24.0, help="window in hours (24)")

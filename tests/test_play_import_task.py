@@ -2,7 +2,10 @@
 (tests/harness/runner.py) against the Stash and Plex emulators."""
 from __future__ import annotations
 
+import json
+
 from tests.emulators.plex_library import PART_I_FILE
+from tests.test_cli import run_cli
 from tests.test_tasks import assert_progress, task
 
 PLAYED_AT = 1_714_000_000   # 2024-04-24T23:06:40Z
@@ -35,3 +38,13 @@ def test_dry_run_lists_plays_it_would_bring_and_writes_none(synced):
     assert "  · scene 1 (Plex " in out and "1 play(s) at " in out
     assert out.splitlines()[-1].startswith("Summary: ")
     assert scene_plays(synced)["play_count"] == 0
+
+
+def test_terminal_command_imports_plays_with_json_answer(synced):
+    task(synced, "sync_all")
+    synced.plex.add_play(synced.plex.find_by_file(PART_I_FILE)[0], PLAYED_AT)
+    done = run_cli(synced, "import-plays", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["mode"], answer["plays_added"], answer["ok"]) == ("import_plays", 1, True)
+    assert scene_plays(synced)["play_history"] == ["2024-04-24T23:06:40Z"]
