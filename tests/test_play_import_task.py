@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.emulators.plex_library import PART_I_FILE
+from tests.e2e_fixtures import wait_until
 from tests.test_cli import run_cli
 from tests.test_tasks import assert_progress, task
 
@@ -48,3 +49,30 @@ def test_terminal_command_imports_plays_with_json_answer(synced):
     answer = json.loads(done.stdout)
     assert (answer["mode"], answer["plays_added"], answer["ok"]) == ("import_plays", 1, True)
     assert scene_plays(synced)["play_history"] == ["2024-04-24T23:06:40Z"]
+
+
+def test_the_next_background_drain_brings_a_plex_play(synced):
+    task(synced, "sync_all")
+    synced.plex.add_play(synced.plex.find_by_file(PART_I_FILE)[0], PLAYED_AT)
+    synced.edit(1, title="Saga Part I, renamed")            # hook -> background drainer
+    synced.wait_drained()                                   # the import follows the drain
+    wait_until(lambda: "from Plex: 1 plays" in synced.drainer_log(), 20,
+               what="the drainer's import", )
+    assert scene_plays(synced)["play_history"] == ["2024-04-24T23:06:40Z"]
+
+
+def test_imported_rating_fires_the_hook_which_queues_nothing(synced):
+    task(synced, "sync_all")
+    rk = synced.plex.find_by_file(PART_I_FILE)[0]
+    synced.stash.edit_scene(1, rating100=None)
+    synced.plex.set_item(rk, lock=False, userRating=9.0)
+    synced.configure(import_ratings=True)
+    synced.plex.clear_log()
+    runs_before = len(synced.runner.runs)
+    task(synced, "import_plays")
+    assert scene_plays(synced)["rating100"] == 90
+    outputs = [r.output for r in synced.runner.runs[runs_before:]]
+    assert [o for o in outputs if not o.startswith("Import Plex plays")] == [
+        "scene 1: no synced field changed (id, rating100)"]      # the hook Stash ran for it
+    synced.wait_drained()
+    assert [r for r in synced.plex.requests if r.method != "GET" or r.path.startswith("/:/")] == []
