@@ -41,7 +41,8 @@ from worker.tasks.env import TaskEnv, TaskError  # noqa: E402  (stdlib only)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_STASH_URL = "http://localhost:9999"
 COMMANDS = {"drain": "process_queue", "status": "queue_status", "sync-all": "sync_all",
-            "sync-recent": "sync_recent", "dry-run": "dry_run", "health": "health_check"}
+            "sync-recent": "sync_recent", "dry-run": "dry_run", "health": "health_check",
+            "import-plays": "import_plays"}
 DLQ_COMMANDS = {"list": "dlq_list", "retry": "dlq_retry", "purge": "dlq_purge"}
 
 
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("drain", "drain the queue now (default)"),
                             ("status", "queue status"), ("sync-all", "queue changed scenes, drain"),
                             ("dry-run", "what Sync All would change, nothing written"),
-                            ("health", "check Stash, Plex, libraries and path_map")):
+                            ("health", "check Stash, Plex, libraries and path_map"),
+                            ("import-plays", "bring Plex plays, resume points, ratings into Stash")):
         sub.add_parser(name, parents=[common], help=help_text)
     recent = sub.add_parser("sync-recent", parents=[common], help="Sync All for recent edits")
     recent.add_argument("--hours", type=float, default=24.0, help="window in hours (24)")

@@ -58,6 +58,67 @@ VERSION_QUERY = """
 query PlexSyncStashVersion { version { version } }
 """
 
+# ---- Plex -> Stash: plays, resume points, ratings (worker/tasks/import_plays.py) -----------
+# Not on the hook path; none of these writes queues a Plex sync: sceneAddPlay and
+# sceneSaveActivity fire no hook, and sceneUpdate(rating100) touches no synced input field.
+PLAY_STATE_FIELDS = "id play_count play_history last_played_at resume_time rating100"
+# Stash before v0.25 has no play_history (and no sceneAddPlay): the legacy variant.
+LEGACY_PLAY_STATE_FIELDS = "id play_count last_played_at resume_time rating100"
+ADD_PLAY_SINCE = (0, 25)
+
+
+def play_state_document(count: int, legacy: bool = False) -> str:
+    """`count` scenes' play state in one request (aliased findScene: a deleted scene is null)."""
+    fields = LEGACY_PLAY_STATE_FIELDS if legacy else PLAY_STATE_FIELDS
+    params = ", ".join(f"$id{n}: ID" for n in range(count))
+    scenes = "\n".join(f"  s{n}: findScene(id: $id{n}) {{ {fields} }}" for n in range(count))
+    return f"query PlexSyncPlayState({params}) {{\n{scenes}\n}}\n"
+
+
+PLAY_STATE_QUERY = play_state_document(1)
+
+def add_plays_document(count: int) -> str:
+    """Plays for `count` scenes in one request (aliased; Stash runs them one after another)."""
+    params = ", ".join(f"$id{n}: ID!, $times{n}: [Timestamp!]" for n in range(count))
+    calls = "\n".join(f"  p{n}: sceneAddPlay(id: $id{n}, times: $times{n}) {{ count }}"
+                      for n in range(count))
+    return f"mutation PlexSyncAddPlays({params}) {{\n{calls}\n}}\n"
+
+
+SCENE_ADD_PLAY_MUTATION = add_plays_document(1)
+
+SCENE_SAVE_RESUME_MUTATION = """
+mutation PlexSyncSaveResume($id: ID!, $resume_time: Float) {
+  sceneSaveActivity(id: $id, resume_time: $resume_time)
+}
+"""
+
+SCENE_RATING_MUTATION = """
+mutation PlexSyncSetRating($input: SceneUpdateInput!) {
+  sceneUpdate(input: $input) { id rating100 }
+}
+"""
+
+# Stash v0.24 only (deprecated from v0.25, so not a *_MUTATION: the conformance tests check
+# documents against the newest Stash; tests/test_play_import.py checks it against v0.24.3).
+LEGACY_INCREMENT_PLAY_DOCUMENT = """
+mutation PlexSyncIncrementPlays($id: ID!) { sceneIncrementPlayCount(id: $id) }
+"""
+
+
+def stash_version_tuple(version: str) -> tuple[int, ...]:
+    """'v0.30.1-19-gcf3489efd' -> (0, 30, 1); () when unreadable (treated as newest)."""
+    core = version.lstrip("v").split("-", 1)[0]
+    try:
+        return tuple(int(part) for part in core.split("."))
+    except ValueError:
+        return ()
+
+
+def has_add_play(version: str) -> bool:
+    parsed = stash_version_tuple(version)
+    return not parsed or parsed >= ADD_PLAY_SINCE
+
 
 class StashError(RuntimeError):
     """Stash could not be reached or refused the request."""
@@ -184,6 +245,43 @@ class StashClient:
         if content_type.startswith("image/svg"):
             return b""
         return data
+
+    # ---- Plex -> Stash import (worker/tasks/import_plays.py) -----------------------------
+    def play_states(self, scene_ids: list, legacy: bool = False, batch: int = 100) -> dict:
+        """scene id -> {play_count, play_history, last_played_at, resume_time, rating100};
+        scenes Stash no longer has are left out."""
+        found: dict = {}
+        ids = [str(i) for i in scene_ids]
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            data = self.execute(play_state_document(len(chunk), legacy),
+                                {f"id{n}": i for n, i in enumerate(chunk)})
+            for n in range(len(chunk)):
+                scene = data.get(f"s{n}")
+                if scene:
+                    found[str(scene["id"])] = scene
+        return found
+
+    def add_plays(self, plays: list[tuple]) -> None:
+        """[(scene id, [RFC3339 time, ...]), ...] in one request. Never a scene without a
+        time: Stash would add one play at 'now' for it."""
+        if any(not times for _, times in plays):
+            raise ValueError("add_plays needs at least one time per scene")
+        if plays:
+            variables = {}
+            for n, (scene_id, times) in enumerate(plays):
+                variables[f"id{n}"], variables[f"times{n}"] = str(scene_id), list(times)
+            self.execute(add_plays_document(len(plays)), variables)
+
+    def increment_play_count(self, scene_id) -> int:
+        data = self.execute(LEGACY_INCREMENT_PLAY_DOCUMENT, {"id": str(scene_id)})
+        return int(data.get("sceneIncrementPlayCount") or 0)
+
+    def save_resume_time(self, scene_id, seconds: float) -> None:
+        self.execute(SCENE_SAVE_RESUME_MUTATION, {"id": str(scene_id), "resume_time": seconds})
+
+    def set_rating(self, scene_id, rating100: int | None) -> None:
+        self.execute(SCENE_RATING_MUTATION, {"input": {"id": str(scene_id), "rating100": rating100}})
 
 
 def _plugin_settings(data: dict) -> dict:

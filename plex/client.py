@@ -19,6 +19,7 @@ import uuid
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
 
 import requests
@@ -227,6 +228,25 @@ class PlexClient:
     def scan_path(self, section_id: str, folder: str) -> None:
         """Ask Plex to scan one folder of one library (a partial scan, not the whole library)."""
         self._request(f"/library/sections/{section_id}/refresh", params={"path": folder})
+
+    @_retry_connection_errors
+    def _get_direct(self, path: str, params: dict | None) -> Element:
+        url = self._cfg.plex_url + path
+        headers = {"X-Plex-Token": self._cfg.plex_token, "Accept": "application/xml",
+                   **self._device_headers}
+        response = self._session.get(url, headers=headers, params=params, timeout=self._timeout)
+        if response.status_code != 200:  # same message shape as plexapi's, for translate()
+            raise plexapi_errors.BadRequest(f"({response.status_code}) {response.reason}; "
+                                            f"{response.url}")
+        return ElementTree.fromstring(response.content)
+
+    def query_xml_direct(self, path: str, params: dict | None = None) -> Element:
+        """Like query_xml, without building plexapi's PlexServer first (that costs a GET / of
+        its own): the play import's 'nothing new in Plex = one request' depends on it."""
+        try:
+            return self._get_direct(path, params)
+        except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
+            raise translate(exc, (self._cfg.plex_token,)) from None
 
     def ping(self) -> None:
         """Cheap health probe for the circuit breaker: raises a plex.errors error when unhealthy."""

@@ -42,18 +42,19 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _open(data_dir: str | Path) -> int:
+def _open(data_dir: str | Path, name: str = LOCK_FILE) -> int:
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
     # O_CREAT without O_TRUNC: truncating would wipe the holder's pid under its feet.
-    return os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    return os.open(path / name, os.O_RDWR | os.O_CREAT, 0o644)
 
 
 class DrainLock:
     """Exclusive, non-blocking, process-lifetime lock on <data_dir>/drain.lock."""
 
-    def __init__(self, data_dir: str | Path):
+    def __init__(self, data_dir: str | Path, name: str = LOCK_FILE):
         self.data_dir = Path(data_dir)
+        self.name = name  # another file = another lock (the Plex play import has its own)
         self._fd: int | None = None
 
     @property
@@ -65,7 +66,7 @@ class DrainLock:
         if self._fd is not None:
             return True
         deadline = time.monotonic() + wait
-        fd = _open(self.data_dir)
+        fd = _open(self.data_dir, self.name)
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
                 os.close(fd)

@@ -189,7 +189,7 @@ def test_real_plexsync_manifest_loads_strictly():
     assert m.hooks_for("Scene.Update.Post") and m.hooks_for("Scene.Create.Post")
     modes = {t.default_args.get("mode") for t in m.tasks}
     assert modes == {"process_queue", "sync_all", "sync_recent", "queue_status", "dlq_list",
-                     "dlq_retry", "dlq_purge", "health_check", "dry_run"}
+                     "dlq_retry", "dlq_purge", "health_check", "dry_run", "import_plays"}
 
 
 # --- exec -------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_unknown_mode_is_one_error_listing_every_mode(synced):
     assert result.output is None
     assert result.error == ("unknown task mode 'proces_queue'; valid modes: process_queue, "
                             "sync_all, sync_recent, queue_status, dlq_list, dlq_retry, "
-                            "dlq_purge, health_check, dry_run")
+                            "dlq_purge, health_check, dry_run, import_plays")
 
 
 def test_missing_setting_is_one_clear_error(synced):

@@ -62,6 +62,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync_collections", "bool", True, "Sync studio (+ parent) and groups as collections"),
     Setting("sync_poster", "bool", True, "Upload the scene cover as the poster"),
     Setting("sync_background", "bool", True, "Upload the scene cover as the background art"),
+    Setting("import_plays", "bool", True, "Bring plays made in Plex into Stash's play history"),
+    Setting("import_resume_points", "bool", True, "Bring Plex's resume point to Stash when Plex's is newer"),
+    Setting("import_ratings", "bool", False, "Bring ratings changed in Plex to Stash (a Stash change after the last import wins)"),
 )
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -96,6 +99,14 @@ class Config:
     sync_collections: bool = True
     sync_poster: bool = True
     sync_background: bool = True
+    import_plays: bool = True
+    import_resume_points: bool = True
+    import_ratings: bool = False
+
+    @property
+    def imports_anything(self) -> bool:
+        """Whether the Plex -> Stash import has anything to do."""
+        return self.import_plays or self.import_resume_points or self.import_ratings
 
     def redacted(self) -> dict:
         """The settings as a dict that is safe to log: the token is replaced by its fingerprint."""

@@ -25,6 +25,7 @@ from hooks.drainer_launch import start_drainer_if_idle
 from hooks.stash_api import StashClient, StashError
 from hooks.stash_log import install_file_logging, register_secret
 from plex.client import PlexClient
+from plex.errors import PlexSyncError
 from plex.index import PathIndex
 from plex.sync import sync_scene
 from sync_queue.lock import drain_lock_held
@@ -32,6 +33,7 @@ from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, data_dir_for, parse_config
 from worker.drain import DrainContext, DrainSummary
+from worker.plays_import import ImportReport, import_if_due
 from worker.sync_worker import SyncWorker
 
 log = logging.getLogger(__name__)
@@ -92,15 +94,34 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     if expired.is_set():
         _hand_over(payload, stash, plugin_dir, data_dir)
     summary = worker.summary
+    imported = None
+    if worker.error is None and summary and not (summary.lock_busy or summary.auth_stopped
+                                                 or summary.auth_blocked):
+        imported = import_plex_plays(cfg, stash, data_dir)
     state = QueueState(data_dir)
     if worker.error is not None:
         state.store_drain_summary(f"background sync stopped on an unexpected "
                                   f"{type(worker.error).__name__}; see drainer.log", errors=True)
-    elif should_report(summary):
-        state.store_drain_summary(summary.line(), errors=bool(summary.errors))
+    elif should_report(summary) or (imported and imported.scenes_with_changes):
+        line = summary.line() + (f"; {imported.line()}" if imported and
+                                 imported.scenes_with_changes else "")
+        state.store_drain_summary(line, errors=bool(summary.errors))
     if summary and not summary.lock_busy:
         log.info(f"background sync: {summary.line()}")
     return 0
+
+
+def import_plex_plays(cfg: Config, stash: StashClient, data_dir: Path) -> ImportReport | None:
+    """The end of every background drain: bring new Plex plays to Stash (at most one history
+    request per 5 minutes). A failure here is logged and never fails the drain."""
+    try:
+        report = import_if_due(cfg, stash, PlexClient(cfg, data_dir), data_dir)
+    except (PlexSyncError, StashError) as exc:
+        log.warning(f"could not bring Plex plays into Stash this time: {exc}")
+        return None
+    if report is not None and not report.skipped:
+        log.info(report.line())
+    return report
 
 
 def _hand_over(payload: dict, stash: StashClient, plugin_dir: Path, data_dir: Path) -> None:

@@ -10,6 +10,7 @@ import re
 import urllib.request
 from dataclasses import dataclass, field
 
+from tests.emulators import plex_plays as plays
 from tests.emulators import plex_xml as xml
 from tests.emulators.plex_edits import EditError, add_image, apply_edit, parse_edit, select_image
 from tests.emulators.plex_model import UnknownKey
@@ -80,7 +81,7 @@ class PlexApp:
             ("PUT", r"/library/metadata/(\d+)/(poster|art)", self._select),
             ("GET", r"/library/metadata/(\d+)/(thumb|art)(?:/\d+)?", self._image_bytes),
             ("GET", r"/library/metadata/(\d+)/file", self._file),
-        ]
+        ] + [(m, p, self._plays(h)) for m, p, h in plays.ROUTES]
         self._routes = [(m, re.compile(p + "$"), h) for m, p, h in self._routes]
 
     def handle(self, req: Request) -> Response:
@@ -213,6 +214,14 @@ class PlexApp:
                 if image.uri == uri:
                     return Response(200, image.data, _image_type(image.data))
         return error(404, f"no image {uri!r}")
+
+    # ---- viewing activity: plex_plays.ROUTES answer XML text, or None for an empty 200 ----
+    def _plays(self, handler):
+        @_locked
+        def run(self, req, *groups):
+            text = handler(self.state, req.query, _paging(req), *groups)
+            return Response(200) if text is None else xml_response(text)
+        return lambda req, *groups: run(self, req, *groups)
 
 
 def _image_response(item, kind: str) -> Response:

@@ -89,6 +89,12 @@ class Item:
     images: dict = field(default_factory=lambda: {"posters": [], "arts": []})
     selected: dict = field(default_factory=lambda: {"posters": None, "arts": None})
     extras: list = field(default_factory=list)   # [{"title", "file"}]: trailers, clips
+    # The token owner's viewing state (plex_plays.py): what PMS renders as viewCount,
+    # lastViewedAt, viewOffset (ms) and lastRatedAt; userRating is in attrs.
+    view_count: int = 0
+    last_viewed_at: int | None = None
+    view_offset: int = 0
+    last_rated_at: int | None = None
 
     def sort_value(self, key: str):
         if key == "sort_title":

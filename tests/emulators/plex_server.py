@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.emulators.plex_app import PlexApp, Request, Response, error
+from tests.emulators.plex_plays import add_play
 from tests.emulators.plex_faults import LOGGED_HEADERS, FaultPlan, RequestLog, RequestRecord
 from tests.emulators.plex_state import PlexState
 from tests.emulators.plex_xml import VERSION
@@ -232,6 +233,16 @@ class PlexEmulator:
     def add_pending_file(self, section_id, path: str, title: str, *, scan_delay: float = 0.0,
                          **fields) -> None:
         self.state.add_pending_file(section_id, path, title, scan_delay=scan_delay, **fields)
+
+    def add_play(self, rating_key, viewed_at: int, account_id: int = 1) -> int:
+        """A finished play made in a Plex app (account 1 = the owner, whose token this is)."""
+        with self.state.lock:
+            return add_play(self.state, self.state.get(rating_key), viewed_at, account_id)
+
+    @property
+    def history(self) -> list[dict]:
+        with self.state.lock:
+            return [dict(r) for r in self.state.history]
 
     @property
     def scans(self) -> list[dict]:

@@ -28,7 +28,11 @@ class PlexState:
         self._pending: list[dict] = []
         self._tag_ids: dict[tuple, int] = {}
         self.tag_thumbs: dict[tuple, str] = {}
-        self._next = {"section": 1, "item": 1, "media": 1, "part": 1, "stamp": 0}
+        self._next = {"section": 1, "item": 1, "media": 1, "part": 1, "stamp": 0, "history": 1}
+        # Play history of every account (plex_plays.py): {"id", "rating_key", "section_id",
+        # "viewed_at", "account_id", "device_id"}, oldest first.
+        self.history: list[dict] = []
+        self.playing: dict[int, int] = {}   # ratingKey -> last reported time (ms) of a playback
         self._order_cache: dict[tuple, tuple] = {}
 
     # ---- ids and time -------------------------------------------------------------------
@@ -219,7 +223,9 @@ class PlexState:
             snap.update(ratingKey=item.rating_key, sectionId=item.section_id,
                         addedAt=item.added_at, updatedAt=item.updated_at, thumb=item.thumb,
                         art=item.art, duration=item.duration, files=[p.file for p in item.parts],
-                        locks=sorted(item.locks))
+                        locks=sorted(item.locks), viewCount=item.view_count,
+                        lastViewedAt=item.last_viewed_at, viewOffset=item.view_offset,
+                        lastRatedAt=item.last_rated_at)
             for kind, (plural, _) in TAG_KINDS.items():
                 snap[plural] = list(item.tags.get(kind, []))
             snap["actors"] = [{"tag": n, "role": item.roles.get(n, ""),

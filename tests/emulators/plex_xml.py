@@ -134,6 +134,15 @@ def video(state: PlexState, item: Item, full: bool, exclude_elements=frozenset()
     extras = item.extras
     if a.get("originallyAvailableAt"):
         out.append(f' originallyAvailableAt="{a["originallyAvailableAt"]}"')
+    # Viewing state, as PMS renders it for the token's account: absent when never played.
+    if item.view_count:
+        out.append(f' viewCount="{item.view_count}"')
+    if item.last_viewed_at:
+        out.append(f' lastViewedAt="{item.last_viewed_at}"')
+    if item.view_offset:
+        out.append(f' viewOffset="{item.view_offset}"')
+    if item.last_rated_at:
+        out.append(f' lastRatedAt="{item.last_rated_at}"')
     out.append(f' addedAt="{item.added_at}" updatedAt="{item.updated_at}">')
     if "Media" not in exclude_elements:
         for p in item.parts:

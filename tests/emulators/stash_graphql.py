@@ -32,6 +32,11 @@ def scene_view(state: StashState, scene: dict, base_url: str) -> dict:
         **{k: scene[k] for k in ("title", "code", "details", "director", "date", "rating100",
                                  "organized", "created_at", "updated_at")},
         "id": str(scene["id"]), "urls": list(scene["urls"]),
+        # Play state as Stash keeps it: history newest first, count and last play derived.
+        "play_history": sorted(scene.get("play_history", []), key=state.unix, reverse=True),
+        "play_count": len(scene.get("play_history", [])),
+        "last_played_at": max(scene.get("play_history", []), key=state.unix, default=None),
+        "resume_time": scene.get("resume_time"),
         "files": [{**f, "id": str(f["id"])} for f in scene["files"]],
         "paths": {"screenshot": f"{base_url}/scene/{scene['id']}/screenshot"
                                 f"?t={state.unix(scene['updated_at'])}"},
@@ -214,6 +219,34 @@ def resolve_configure_plugin(_root, info, plugin_id, input):
         return state.configure_plugin(plugin_id, input)
 
 
+def resolve_scene_add_play(_root, info, id, times=None):
+    """Stash v0.30.1: one play per time (none given = now); fires no hook; updated_at kept."""
+    _emu, state, _base = _ctx(info)
+    with state.lock:
+        scene = state.scenes[_existing_scene(state, id)]
+        stamps = [state.timestamp(state.unix(t)) for t in times] if times else [state.timestamp()]
+        scene.setdefault("play_history", []).extend(stamps)
+        history = sorted(scene["play_history"], key=state.unix, reverse=True)
+        return {"count": len(history), "history": history}
+
+
+def resolve_scene_increment_play_count(_root, info, id):
+    """What Stash before v0.25 offered: one more play, at 'now', no time of the caller's."""
+    return resolve_scene_add_play(_root, info, id)["count"]
+
+
+def resolve_scene_save_activity(_root, info, id, resume_time=None, playDuration=None):
+    """Stash v0.30.1: stores the resume point; fires no hook; updated_at kept."""
+    _emu, state, _base = _ctx(info)
+    with state.lock:
+        scene = state.scenes[_existing_scene(state, id)]
+        if resume_time is not None:
+            scene["resume_time"] = resume_time
+        if playDuration is not None:
+            scene["play_duration"] = scene.get("play_duration", 0.0) + playDuration
+        return True
+
+
 def _existing_scene(state: StashState, raw_id) -> int:
     scene_id = to_int_id(raw_id)
     if scene_id not in state.scenes:
@@ -276,6 +309,9 @@ def _bind() -> None:
     mutation["sceneUpdate"].resolve = resolve_scene_update
     mutation["bulkSceneUpdate"].resolve = resolve_bulk_scene_update
     mutation["configurePlugin"].resolve = resolve_configure_plugin
+    mutation["sceneAddPlay"].resolve = resolve_scene_add_play
+    mutation["sceneSaveActivity"].resolve = resolve_scene_save_activity
+    mutation["sceneIncrementPlayCount"].resolve = resolve_scene_increment_play_count
 
 
 _bind()

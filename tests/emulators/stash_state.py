@@ -192,7 +192,8 @@ class StashState:
             "id": scene_id, "title": "", "code": "", "details": "", "director": "", "urls": [],
             "date": None, "rating100": None, "organized": False, "studio_id": None,
             "performer_ids": [], "tag_ids": [], "groups": [], "gallery_ids": [],
-            "stash_ids": [], "resume_time": 0.0, "play_duration": 0.0, "files": [],
+            "stash_ids": [], "resume_time": 0.0, "play_duration": 0.0, "play_history": [],
+            "files": [],
             "cover": None, "created_at": stamp, "updated_at": stamp}
         try:
             self.apply_fields(scene_id, fields)

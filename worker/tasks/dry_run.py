@@ -16,6 +16,7 @@ from plex.sync import sync_scene
 from validation.models import SyncMetadata
 from validation.scene import snapshot_from_stash
 from worker.tasks import formatting as fmt
+from worker.tasks import import_plays
 from worker.tasks.env import TaskEnv, TaskResult
 from worker.tasks.scenes import Selection, changed_pages
 
@@ -57,9 +58,10 @@ def dry_run(env: TaskEnv) -> TaskResult:
                f"{selection.in_sync} already in sync since their last sync")
     if counts["invalid"] or counts["error"]:
         summary += f", {counts['invalid']} invalid, {counts['error']} errors"
-    tail = [summary] + ([f"Stopped early: {stopped_by}"] if stopped_by else [])
+    from_plex, imports = import_plays.preview(env)  # the other direction, also unwritten
+    tail = from_plex + [summary] + ([f"Stopped early: {stopped_by}"] if stopped_by else [])
     data = {"counts": counts, "field_changes": fields, "selection": selection.as_dict(),
-            "scenes": scenes, "stopped_by": stopped_by or None}
+            "scenes": scenes, "stopped_by": stopped_by or None, "from_plex": imports}
     ok = not (stopped_by or counts["invalid"] or counts["error"])
     return TaskResult("\n".join([title, *body, *tail]), data, ok)
 

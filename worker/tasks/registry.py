@@ -14,7 +14,7 @@ from hooks.stash_api import StashClient
 from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
 from sync_queue.store import QueueStore
 from validation.config import Config, parse_config
-from worker.tasks import dlq, drain, dry_run, health, status, sync_all
+from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all
 from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ MODES: dict[str, Callable[[TaskEnv], TaskResult]] = {
     "dlq_purge": dlq.dlq_purge,
     "health_check": health.health_check,
     "dry_run": dry_run.dry_run,
+    "import_plays": import_plays.import_plays,
 }
 
 
