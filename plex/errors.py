@@ -11,6 +11,8 @@ from xml.etree.ElementTree import ParseError
 import requests
 from plexapi import exceptions as plexapi_errors
 
+from validation.secrets import redact
+
 _MAX_DETAIL = 300
 # Credentials that can ride in a URL: Plex's token, Stash's API key, session ids.
 _SECRET_IN_URL = re.compile(r"((?:X-Plex-Token|api_?key|token|session)=)[^&\s'\"]+", re.IGNORECASE)
@@ -59,9 +61,7 @@ class AmbiguousMatch(PlexSyncError):
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove credentials from text that may quote a URL; shorten Plex's (HTML) error body."""
     text = _SECRET_IN_URL.sub(r"\1<redacted>", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
+    text = redact(text, secrets)
     return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"
 
 

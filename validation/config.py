@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from validation.secrets import redact, worth_hiding
+
 PLUGIN_ID = "PlexSync"
 
 
@@ -119,9 +121,8 @@ def parse_config(settings: dict | None) -> Config:
 def _without_token(exc: ConfigError, token: object) -> ConfigError:
     """Errors quote the value they reject, which may be the token pasted into the wrong
     setting; the message goes to Stash's log, so the token is cut out of it."""
-    token = token.strip() if isinstance(token, str) else ""
-    if len(token) >= 4 and token in str(exc):
-        exc.args = (str(exc).replace(token, "<hidden>"),)
+    if worth_hiding(token):
+        exc.args = (redact(str(exc), [token], marker="<hidden>"),)
     return exc
 
 
