@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 
 from plex.errors import PlexBadRequest, translate
 from plex.paths import basename, path_key
-from validation.config import Config
+from validation.config import Config, setting_label
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ def configured_sections(all_sections: list[dict], cfg: Config) -> list[dict]:
     missing = [t for t in cfg.plex_libraries if t.casefold() not in found]
     if missing:
         have = ", ".join(s["title"] for s in all_sections) or "none"
-        message = (f"plex_libraries names {', '.join(missing)}, which Plex does not have "
-                   f"(Plex has: {have}); fix the plex_libraries setting")
+        label = setting_label("plex_libraries")
+        message = (f"the {label} setting names {', '.join(missing)}, which Plex does not have "
+                   f"(Plex has: {have}); fix the {label} setting")
         if not chosen:
             raise PlexBadRequest(message)
         log.warning(message)

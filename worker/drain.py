@@ -236,7 +236,7 @@ class _Run:
             self.halted = True
             return True
         if self.state.auth_failure():
-            log.info("plex_token changed since Plex rejected it; syncing again")
+            log.info("the Plex token setting changed since Plex rejected it; syncing again")
             self.state.clear_auth_failure()
         return False
 
