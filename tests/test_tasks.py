@@ -99,6 +99,10 @@ def test_process_queue_follows_a_running_drainer_then_drains_what_is_left(synced
     assert result.output.startswith(f"Process Queue: the background sync (pid {pid}) attempted ")
     assert f"  background sync  pid {pid}: " in result.output, result.output
     assert "jobs attempted while this task waited" in result.output
+    # The answer agrees with itself: an empty queue after the watch means every job was tried.
+    attempted, total = map(int, re.search(r"attempted (\d+) of (\d+) jobs", result.output).groups())
+    if "left in queue    0 ready, 0 waiting" in result.output:
+        assert attempted == total, result.output
     assert_progress(result)
     synced.wait_drained()
     for path in (PART_I_FILE, PART_II_FILE, RICH_FILE):

@@ -102,7 +102,12 @@ def watch_background(env: TaskEnv, start: float, end: float) -> dict:
                 break
             counts = store.counts()
             if not counts["ready"] and not counts["in_flight"]:
-                break  # only scheduled jobs left: the drainer sleeps until they are due
+                # Only scheduled jobs left: the drainer sleeps until they are due. It writes
+                # its progress *before* each job, so the row still counts the last job as
+                # to do; with nothing ready or in flight, every job it had was attempted.
+                status = {**status, "processed": max(int(status.get("processed") or 0),
+                                                     int(status.get("total") or 0))}
+                break
             if isinstance(state_from_dict(state.breaker()).at(time.time(), Policy()), Open):
                 paused = True  # Plex is down: the drainer waits for the breaker, so would we
                 break
