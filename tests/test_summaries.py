@@ -13,6 +13,8 @@ import pytest
 from sync_queue.store import QueueStore
 from worker.tasks import formatting as fmt
 from worker.tasks import status
+from tests.e2e_fixtures import wait_until
+from tests.emulators.plex_library import PART_I_FILE
 from tests.test_tasks import task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +87,26 @@ def test_a_drainer_that_cannot_start_leaves_one_line_without_a_repeated_prefix(t
     assert not line.lower().startswith("background sync")
     log = (tmp_path / "drainer.log").read_text()
     assert "Traceback" not in log and "ERROR background sync not started: Plex token" in log
+
+
+def test_a_hand_over_that_keeps_the_old_settings_does_not_claim_it_re_read_them(synced, monkeypatch):
+    """Stash's settings stop parsing while a drainer waits for a retry: the hand-over keeps the
+    settings it had and says so, in one warning and one matching info line."""
+    from tests.test_tasks import drainer_busy
+    with drainer_busy(synced):
+        synced.edit(synced.library.scenes["part1"], title="Handed Over")
+    synced.plex.down()
+    monkeypatch.setenv("PLEXSYNC_DRAINER_LIFETIME", "1")
+    synced.configure(connect_timeout=0.5)
+    synced.start_drainer()
+    wait_until(lambda: QueueStore(synced.data_dir).counts()["scheduled"], 30, what="a retry")
+    synced.configure(max_retries="many")  # what the next drainer would read from Stash
+    wait_until(lambda: "handed over to a fresh drainer" in synced.drainer_log(), 60,
+               what="a hand-over")
+    synced.plex.up()
+    synced.wait_plex(PART_I_FILE, lambda item: item["title"] == "Handed Over", 90)
+    log = synced.drainer_log()
+    assert ("WARNING the settings in Stash are not usable (setting Max retries (max_retries): "
+            "expected a whole number") in log
+    assert "handed over to a fresh drainer (with the settings it had)" in log
+    assert "settings re-read from Stash" not in log and "Traceback" not in log
