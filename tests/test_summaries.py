@@ -110,3 +110,10 @@ def test_a_hand_over_that_keeps_the_old_settings_does_not_claim_it_re_read_them(
             "expected a whole number") in log
     assert "handed over to a fresh drainer (with the settings it had)" in log
     assert "settings re-read from Stash" not in log and "Traceback" not in log
+
+
+def test_the_stored_drain_line_does_not_promise_a_time_it_is_read_after():
+    """The drainer's line is shown by the next hook or task, maybe long after its retry time."""
+    from worker.drain import DrainSummary
+    line = DrainSummary(synced=1, waiting=2, next_due=NOON).line()
+    assert "2 waiting (first due at 12:00:00)" in line and "next at" not in line
