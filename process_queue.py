@@ -178,10 +178,12 @@ def local_config(stash: StashClient, overrides: dict, args: dict) -> tuple[dict,
         except StashError as exc:
             raise CliFailure(f"could not read the Keep failed syncs setting from Stash ({exc}); "
                              "pass --days N to purge without Stash") from None
-    try:
-        retention = int(settings.get("dlq_retention_days") or Config.dlq_retention_days)
+    raw = settings.get("dlq_retention_days")
+    try:  # never guess here: a wrong retention deletes failed syncs the user meant to keep
+        retention = Config.dlq_retention_days if raw in (None, "") else int(float(raw))
     except (TypeError, ValueError):
-        retention = Config.dlq_retention_days
+        raise CliFailure(f"the Keep failed syncs setting in Stash is not a number of days "
+                         f"({raw!r}); fix it, or pass --days N") from None
     return settings, Config(plex_url=settings.get("plex_url") or "",
                             plex_token=settings.get("plex_token") or "",
                             dlq_retention_days=retention)
