@@ -80,3 +80,15 @@ def test_messages_name_settings_by_their_label():
 @pytest.mark.parametrize("key", KEYS)
 def test_every_key_has_a_label(key):
     assert setting_label(key) != key
+
+
+def test_dev_commands_in_the_docs_use_the_projects_python():
+    """Benchmarks, the demo and the tests need the project's packages: with the system python
+    every benchmark figure read CRASHED (issue 12, item 2)."""
+    pattern = re.compile(r"(\S*python[0-9.]*)\s+(?:-m\s+(?:tests\.|pytest)|bench/)")
+    wrong = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for n, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1):
+            wrong += [f"{doc.name}:{n}: {line.strip()}" for m in pattern.finditer(line)
+                      if m.group(1) != ".venv/bin/python"]
+    assert wrong == []
