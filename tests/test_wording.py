@@ -92,3 +92,19 @@ def test_dev_commands_in_the_docs_use_the_projects_python():
             wrong += [f"{doc.name}:{n}: {line.strip()}" for m in pattern.finditer(line)
                       if m.group(1) != ".venv/bin/python"]
     assert wrong == []
+
+
+def test_install_docs_cover_windows_bare_metal_upgrade_and_the_zip():
+    """Issue 12, item 1: what a newcomer on Linux, Docker or Windows would otherwise guess."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
+    assert "Copy this folder" not in readme and "PlexSync.zip" in readme
+    assert "copy a checkout)" not in install
+    sections = dict(re.findall(r"^(#{2,3} [^\n]+)\n(.*?)(?=^#{2,3} |\Z)", install, re.M | re.S))
+    titles = list(sections)
+    assert "## Windows" in titles and "## Upgrade and uninstall" in titles
+    bare_metal = next(t for t in titles if "externally-managed-environment" in t)
+    assert "Docker" not in bare_metal and "venv" in sections[bare_metal]
+    assert "file:///" in sections["### A local plugin source (no web server)"]
+    assert "py -m pip install" in sections["## Windows"]
+    assert "queue.db" in sections["## Upgrade and uninstall"]
