@@ -68,15 +68,21 @@ def release_date(root: Path = ROOT) -> str:
 
     Stash offers an update whenever index.yml's date is newer than the installed one's, so the
     build time would offer an "update" after every rebuild, and a docs-only commit would too.
-    Outside a git checkout the newest runtime file's mtime stands in (also stable per content).
+    Outside a git checkout, or with runtime files changed but not committed (a local source
+    while developing), the newest runtime file's mtime stands in.
     """
     paths = [*RUNTIME_FILES, *RUNTIME_PACKAGES]
     try:
         stamp = subprocess.run(["git", "log", "-1", "--format=%ct", "--", *paths], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        stamp = ""
-    epoch = int(stamp) if stamp else max(int(p.stat().st_mtime) for p in runtime_files(root))
+        stamp, dirty = "", ""
+    if stamp and not dirty:
+        epoch = int(stamp)
+    else:
+        epoch = max(int(p.stat().st_mtime) for p in runtime_files(root))
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 

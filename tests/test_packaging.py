@@ -151,3 +151,5 @@ def test_index_date_is_the_last_runtime_change_not_the_build_time(tmp_path):
     (repo / "hooks" / "errors.py").write_text((repo / "hooks" / "errors.py").read_text() + "\n")
     _git(repo, "commit", "-qam", "runtime fix", when="2025-06-07T08:09:10+00:00")
     assert built_date(tmp_path / "c") == "2025-06-07 08:09:10"
+    (repo / "hooks" / "errors.py").write_text((repo / "hooks" / "errors.py").read_text() + "\n")
+    assert built_date(tmp_path / "d") > "2025-06-07 08:09:10"  # not committed yet: its mtime
