@@ -63,6 +63,29 @@ def index_yaml(sha256: str, version: str, date: str, root: Path = ROOT) -> str:
             f"  requires: []\n")
 
 
+def release_date(root: Path = ROOT) -> str:
+    """When the shipped plugin last changed: the date of the last commit touching a runtime file.
+
+    Stash offers an update whenever index.yml's date is newer than the installed one's, so the
+    build time would offer an "update" after every rebuild, and a docs-only commit would too.
+    Outside a git checkout, or with runtime files changed but not committed (a local source
+    while developing), the newest runtime file's mtime stands in.
+    """
+    paths = [*RUNTIME_FILES, *RUNTIME_PACKAGES]
+    try:
+        stamp = subprocess.run(["git", "log", "-1", "--format=%ct", "--", *paths], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        stamp, dirty = "", ""
+    if stamp and not dirty:
+        epoch = int(stamp)
+    else:
+        epoch = max(int(p.stat().st_mtime) for p in runtime_files(root))
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _git_version(root: Path) -> str:
     base = manifest_field("version", root) or "0.0.0"
     try:
@@ -76,13 +99,15 @@ def _git_version(root: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    data = build_zip()
+    root = args.root.resolve()
+    data = build_zip(root)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{PLUGIN_ID}.zip").write_bytes(data)
     sha256 = hashlib.sha256(data).hexdigest()
-    date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    (args.out / "index.yml").write_text(index_yaml(sha256, _git_version(ROOT), date), encoding="utf-8")
+    index = index_yaml(sha256, _git_version(root), release_date(root), root)
+    (args.out / "index.yml").write_text(index, encoding="utf-8")
     print(f"{args.out / 'index.yml'} + {PLUGIN_ID}.zip ({len(data)} bytes, sha256 {sha256[:12]}…)")
     return 0
 

@@ -8,7 +8,9 @@ _OURS = ("validation.", "hooks.", "sync_queue.", "worker.", "plex.", "PlexSync",
 _REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
 
 
-def describe_failure(exc: BaseException) -> str:
+def describe_failure(exc: BaseException,
+                     details: str = "turn on the Debug logging setting for details in Stash's log"
+                     ) -> str:
     """The message for the user: our own errors already say what to fix; others get a hint."""
     if isinstance(exc, ImportError) and exc.name:
         package = exc.name.split(".")[0]
@@ -17,5 +19,4 @@ def describe_failure(exc: BaseException) -> str:
                 f"{sys.executable} -m pip install -r \"{_REQUIREMENTS}\"")
     if type(exc).__module__.startswith(_OURS):
         return str(exc)
-    return (f"unexpected {type(exc).__name__}: {exc} "
-            "(turn on the debug_logging setting for details in Stash's log)")
+    return f"unexpected {type(exc).__name__}: {exc} ({details})"

@@ -64,7 +64,7 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir: Path, data_dir: Pat
     settings, scenes = stash.hook_bundle(scene_ids)
     cfg = parse_config(settings)
     if not cfg.enabled:
-        return "PlexSync is disabled (setting 'enabled'); nothing queued"
+        return "PlexSync is turned off (setting Enabled); nothing queued"
 
     update_type = "create" if hook_type == CREATE_POST else (
         "bulk" if is_bulk else "scan" if hook_input is None else "update")
@@ -82,7 +82,7 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir: Path, data_dir: Pat
         log.info(f"background sync: {background_report}")
     if store.auth_failed_for(cfg.token_fingerprint):
         # Starting a drainer would only hear the same 401 again: say what to fix instead.
-        log.warning("Plex rejected the configured plex_token; edits wait in PlexSync's queue. "
+        log.warning("Plex rejected the configured Plex token; edits wait in PlexSync's queue. "
                     "Set a valid token in Settings > Plugins > PlexSync: syncing resumes with "
                     "the next edit or the Process Queue task.")
     else:

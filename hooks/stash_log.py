@@ -13,6 +13,8 @@ import logging.handlers
 import sys
 from pathlib import Path
 
+from validation.secrets import redact, worth_hiding
+
 # Stash stops reading a plugin's stderr for good at a line over 64 KiB; cap far below that.
 MAX_LINE_CHARS = 8_000
 _LEVEL_CODES = ((logging.ERROR, "e"), (logging.WARNING, "w"), (logging.INFO, "i"), (logging.DEBUG, "d"))
@@ -21,15 +23,12 @@ _secrets: set[str] = set()
 
 def register_secret(*values: str | None) -> None:
     """Scrub these values (tokens, API keys, cookies) from every log record from now on."""
-    _secrets.update(v for v in values if v and len(v) >= 4)
+    _secrets.update(v.strip() for v in values if worth_hiding(v))
 
 
 def scrub(text: str) -> str:
-    """The text with every registered secret replaced by a marker."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
+    """The text with every registered secret replaced, whole, by a marker."""
+    return redact(text, _secrets)
 
 
 class _RedactingFormatter(logging.Formatter):

@@ -11,6 +11,9 @@ from xml.etree.ElementTree import ParseError
 import requests
 from plexapi import exceptions as plexapi_errors
 
+from validation.config import setting_label
+from validation.secrets import redact
+
 _MAX_DETAIL = 300
 # Credentials that can ride in a URL: Plex's token, Stash's API key, session ids.
 _SECRET_IN_URL = re.compile(r"((?:X-Plex-Token|api_?key|token|session)=)[^&\s'\"]+", re.IGNORECASE)
@@ -53,15 +56,14 @@ class AmbiguousMatch(PlexSyncError):
         listed = "; ".join(f"'{c.get('title')}' (ratingKey {c.get('rating_key')}, file "
                            f"{c.get('file')})" for c in self.candidates) or "none"
         super().__init__(f"ambiguous Plex match ({why}); candidates: {listed}. Fix the file paths "
-                         "or path_map, or turn off strict_matching to write the best candidate")
+                         f"or the {setting_label('path_map')} setting, or turn off "
+                         f"{setting_label('strict_matching')} to write the best candidate")
 
 
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove credentials from text that may quote a URL; shorten Plex's (HTML) error body."""
     text = _SECRET_IN_URL.sub(r"\1<redacted>", text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
+    text = redact(text, secrets)
     return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"
 
 
@@ -86,7 +88,7 @@ def _from_status(exc: BaseException, detail: str) -> PlexSyncError:
     found = _STATUS.match(str(exc))
     status = int(found.group(1)) if found else None
     if isinstance(exc, plexapi_errors.Unauthorized) or status in (401, 403):
-        return PlexAuthError(f"Plex refused the token ({status or 401}): check the plex_token "
+        return PlexAuthError(f"Plex refused the token ({status or 401}): check the Plex token "
                              "setting (Stash > Settings > Plugins > PlexSync)", status or 401)
     if isinstance(exc, plexapi_errors.NotFound) or status == 404:
         return ItemNotFound(f"Plex has no such item or library: {detail}")

@@ -20,7 +20,7 @@ from pathlib import Path
 from plex.errors import PlexBadRequest
 from plex.index_xml import Video, read_page
 from plex.paths import basename_key, is_under, path_key
-from validation.config import Config
+from validation.config import Config, setting_label
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,9 @@ def configured_sections(all_sections: list[dict], cfg: Config) -> list[dict]:
     refused = [wrong_type_message(s) for s in named if s["type"] != "movie"]
     if missing:
         have = ", ".join(s["title"] for s in all_sections) or "none"
-        refused.insert(0, f"plex_libraries names {', '.join(missing)}, which Plex does not have "
-                          f"(Plex has: {have}); fix the plex_libraries setting")
+        label = setting_label("plex_libraries")
+        refused.insert(0, f"the {label} setting names {', '.join(missing)}, which Plex does not "
+                          f"have (Plex has: {have}); fix the {label} setting")
     if refused and not chosen:
         raise PlexBadRequest("; ".join(refused))
     for message in refused:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from plex.errors import AmbiguousMatch, ItemNotFound
 from plex.index import Entry, PathIndex
 from plex.paths import is_under, map_path
-from validation.config import Config
+from validation.config import Config, setting_label
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
                            f"{snapshot['files'][0]}) yet; it lies in a Plex library folder")
     else:
         entries = [e for path in paths for e in index.lookup_basename(path)]
-        why = f"no Plex item has the file {paths[0]}; found only by file name (check path_map)"
+        why = f"no Plex item has the file {paths[0]}; found only by file name (check the Path map setting)"
         if not entries:
             entries = _by_title(client, index, snapshot.get("title") or "")
             why = f"no Plex item has the file {paths[0]}; found only by title"
@@ -93,7 +93,7 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
     listed = ", ".join(f"'{c['title']}' ({c['rating_key']})" for c in candidates)
     warning = (f"scene {snapshot.get('id')}: low-confidence match ({why}); wrote Plex item "
                f"'{best.title}' (ratingKey {best.rating_key}) of candidates {listed}. Turn on "
-               "strict_matching to dead-letter such scenes instead")
+               f"{setting_label('strict_matching')} to list such scenes under Failed Syncs instead")
     return Match("LOW", best.rating_key, best.section_id, candidates, warning)
 
 

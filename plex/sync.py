@@ -17,7 +17,7 @@ from plex.index import PathIndex
 from plex.item_state import ItemState
 from plex.matcher import Match, match, plex_paths
 from plex.paths import is_under, parent_folder, path_key
-from validation.config import Config
+from validation.config import Config, setting_label
 
 __all__ = ["FieldChange", "SyncResult", "sync_scene"]
 log = logging.getLogger(__name__)
@@ -125,7 +125,8 @@ def _match_or_scan(client, index, cfg, snapshot, paths, may_scan) -> Match:
         target = _scan_target(index, paths)
         if target is None:
             raise ItemNotFound(f"{exc}; no Plex library folder contains it, so no scan was "
-                               "requested (check path_map and plex_libraries)") from None
+                               f"requested (check the {setting_label('path_map')} and "
+                               f"{setting_label('plex_libraries')} settings)") from None
         client.scan_path(*target)
         raise ItemNotFound(f"{exc}; asked Plex to scan {target[1]}", scan_requested=True) from None
 

@@ -49,7 +49,7 @@ def test_drain_prints_plain_progress_lines_and_the_summary(synced):
     queue_edits(synced, ["part1", "part2"], details="From the terminal")
     done = run_cli(synced)
     assert done.returncode == 0, done.stderr
-    assert re.match(r"Process Queue: synced 2, unchanged 0, retrying 0, dead-lettered 0 in "
+    assert re.match(r"Process Queue: synced 2, unchanged 0, retrying 0, failed 0 in "
                     r"\d+\.\d s\n", done.stdout)
     assert "syncing to Plex …" in done.stderr
     assert re.search(r"syncing to Plex: 2/2 \(100%\), \d+\.\d/s", done.stderr)
@@ -89,7 +89,7 @@ def test_exit_codes(synced):
         assert result.returncode == 2, (usage, result.stderr)
     retry = run_cli(synced, "dlq", "retry", "--reason", "no_such_reason")
     assert "argument 'reason' must be one of ambiguous_match" in retry.stderr
-    unreachable = run_cli(synced, "status", "--stash-url", "http://127.0.0.1:9")
+    unreachable = run_cli(synced, "health", "--stash-url", "http://127.0.0.1:9")
     assert unreachable.returncode == 1
     assert unreachable.stderr.strip().endswith("error: Stash is not reachable at "
                                                "http://127.0.0.1:9: [Errno 111] Connection refused")

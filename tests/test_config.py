@@ -1,7 +1,8 @@
 """Config parsing: value tables, one clear error naming the setting."""
 import pytest
 
-from validation.config import SETTINGS, Config, ConfigError, data_dir_for, parse_config
+from validation.config import (SETTINGS, Config, ConfigError, MissingSettings, data_dir_for,
+                               parse_config, setting_label)
 
 BASE = {"plex_url": "http://plex:32400", "plex_token": "tok-123456"}
 
@@ -39,7 +40,7 @@ def test_path_map(raw, expected):
 
 
 @pytest.mark.parametrize("raw, setting, fragment", [
-    ({}, "plex_url", "is required"),
+    ({}, "plex_url", "are required"),
     ({"plex_url": "http://x"}, "plex_token", "is required"),
     ({**BASE, "plex_url": "plex:32400"}, "plex_url", "http://host:32400"),
     ({**BASE, "max_retries": "many"}, "max_retries", "whole number"),
@@ -52,7 +53,26 @@ def test_bad_settings_name_the_setting(raw, setting, fragment):
     with pytest.raises(ConfigError) as err:
         parse_config(raw)
     assert err.value.setting == setting
-    assert f"'{setting}'" in str(err.value) and fragment in str(err.value)
+    # named as Stash's settings page shows it, the key in brackets
+    assert f"{setting_label(setting)} ({setting})" in str(err.value) and fragment in str(err.value)
+
+
+def test_missing_settings_are_named_together_once():
+    with pytest.raises(MissingSettings) as err:
+        parse_config({"plex_url": "  ", "max_retries": "many"})
+    assert err.value.missing == ("plex_url", "plex_token")
+    text = str(err.value)
+    assert text.startswith("Plex URL (plex_url) and Plex token (plex_token) are required; set "
+                           "them in Stash: Settings > Plugins > PlexSync")
+    assert "View XML" in text and text.count("required") == 1
+
+
+@pytest.mark.parametrize("key, label", [
+    ("plex_token", "Plex token"), ("strict_matching", "Strict matching"),
+    ("dlq_retention_days", "Keep failed syncs"), ("no_such_key", "no_such_key"),
+])
+def test_setting_label_is_the_settings_page_name_without_the_default_note(key, label):
+    assert setting_label(key) == label
 
 
 def test_token_never_in_errors_or_redacted_view():

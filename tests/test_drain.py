@@ -277,7 +277,7 @@ def test_not_found_retries_on_the_long_schedule_scans_once_then_dead_letters(tmp
     assert [round(g) for g in gaps] == [30, 60, 120, 240, 480] + [600] * 7
     (entry,) = DeadLetters(tmp_path).list()
     assert entry.reason_code == dlq.NOT_FOUND and entry.attempts == 13
-    assert "/media/7.mp4" in entry.reason and "path_map" in entry.reason
+    assert "/media/7.mp4" in entry.reason and "Path map" in entry.reason
     assert entry.first_failure == pytest.approx(plex.calls[0][3])
     assert summary.dead_lettered == 1
 

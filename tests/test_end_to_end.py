@@ -92,7 +92,7 @@ def test_wrong_token_stops_with_one_error_then_resumes_when_fixed(synced):
     assert QueueStore(synced.data_dir).counts()["ready"] == 1  # kept, not dead-lettered
     synced.edit(synced.library.scenes["rich"], title="Second edit, same wrong token")
     last = synced.runner.runs[-1]
-    assert any("rejected the configured plex_token" in m for m in last.messages("warning")), (last.logs, last.output, last.error)
+    assert any("rejected the configured Plex token" in m for m in last.messages("warning")), (last.logs, last.output, last.error)
     assert QueueStore(synced.data_dir).counts()["ready"] == 2
     assert synced.dead_letters() == []
     assert synced.plex_item(PART_I_FILE)["title"] == "Saga Part I"

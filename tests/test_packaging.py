@@ -109,3 +109,47 @@ def test_unpacked_plugin_runs_a_hook_and_a_task(package, tmp_path, stash, stash_
         stash.hook_sink = None
         if drain_lock_held(data_dir) and lock_holder_pid(data_dir):
             os.kill(lock_holder_pid(data_dir), signal.SIGKILL)
+
+
+def _git(repo: Path, *args: str, when: str | None = None) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    if when:
+        env.update(GIT_AUTHOR_DATE=when, GIT_COMMITTER_DATE=when)
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_index_date_is_the_last_runtime_change_not_the_build_time(tmp_path):
+    """Stash offers an update when index.yml's date moves: a rebuild, or a commit that only
+    touches docs or tests, must not move it."""
+    repo = tmp_path / "checkout"
+    for name in ROOT_FILES:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_bytes((ROOT / name).read_bytes())
+    for pkg in RUNTIME_PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            if "__pycache__" not in path.parts:
+                target = repo / path.relative_to(ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes())
+    (repo / "docs").mkdir()
+    (repo / "docs" / "notes.md").write_text("v1\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "runtime", when="2024-03-04T05:06:07+00:00")
+    (repo / "docs" / "notes.md").write_text("v2\n")
+    _git(repo, "commit", "-qam", "docs only", when="2025-01-01T00:00:00+00:00")
+
+    def built_date(out: Path) -> str:
+        done = subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--root", str(repo)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return yaml.safe_load((out / "index.yml").read_text())[0]["date"]
+
+    assert built_date(tmp_path / "a") == built_date(tmp_path / "b") == "2024-03-04 05:06:07"
+    (repo / "hooks" / "errors.py").write_text((repo / "hooks" / "errors.py").read_text() + "\n")
+    _git(repo, "commit", "-qam", "runtime fix", when="2025-06-07T08:09:10+00:00")
+    assert built_date(tmp_path / "c") == "2025-06-07 08:09:10"
+    (repo / "hooks" / "errors.py").write_text((repo / "hooks" / "errors.py").read_text() + "\n")
+    assert built_date(tmp_path / "d") > "2025-06-07 08:09:10"  # not committed yet: its mtime

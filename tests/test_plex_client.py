@@ -124,7 +124,7 @@ def test_a_connection_blip_is_retried_once(plex, tmp_path):
 
 def test_wrong_token_is_an_auth_error_naming_the_setting(plex, tmp_path):
     cfg = parse_config({"plex_url": plex.url, "plex_token": "wrong-token-value"})
-    with pytest.raises(PlexAuthError, match="plex_token") as caught:
+    with pytest.raises(PlexAuthError, match="the Plex token setting") as caught:
         PlexClient(cfg, tmp_path).sections()
     assert "wrong-token-value" not in str(caught.value) and caught.value.status == 401
 

@@ -146,7 +146,7 @@ def test_file_name_only_fallback_is_low(rig, plex, plex_library):
         rig.sync(scene("/elsewhere/scene.mp4"))
     assert [c["file"] for c in caught.value.candidates] == [SAME_NAME_MOVIES_FILE,
                                                             SAME_NAME_OTHER_FILE]
-    assert "check path_map" in str(caught.value)
+    assert "check the Path map setting" in str(caught.value)
     with pytest.raises(AmbiguousMatch):  # even ONE file-name match is never written when strict
         rig.sync(scene("/elsewhere/Saga Part I.mkv"))
     assert plex.count("PUT") == 0

@@ -67,8 +67,8 @@ def test_wrong_token_stops_once_without_dead_letters_and_resumes_when_fixed(secu
     print("\n".join(f"{r.kind} {r.name}: {r.logs}" for r in env.runner.runs[-5:]))
     stash_log = [(run, m) for run in env.runner.runs for m in run.messages()]
     stopped = [m for _, m in stash_log if m.startswith("background sync:")]
-    assert len(stopped) == 1 and "plex_token" in stopped[0], stopped
-    reminders = [run for run, m in stash_log if "plex_token" in m and m not in stopped]
+    assert len(stopped) == 1 and "Plex token setting" in stopped[0], stopped
+    reminders = [run for run, m in stash_log if "Plex token" in m and m not in stopped]
     assert len(reminders) == len(set(map(id, reminders))) <= len(later)
 
     env.configure()  # the user fixes the token

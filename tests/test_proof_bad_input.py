@@ -117,7 +117,7 @@ def test_unknown_mode_and_bad_settings_are_one_error_naming_the_fix(secured):
             task = env.runner.run_task("queue_status")
             for run in (hook, task):
                 assert run.exit_code == 0 and run.output is None, (case, run.output)
-                assert f"'{setting}'" in one_line_error(run.error), (case, run.error)
+                assert f"({setting})" in one_line_error(run.error), (case, run.error)
                 assert run.messages("error") == [run.error], (case, run.logs)
         env.stash.set_plugin_settings("PlexSync", good)
     assert env.dead_letters() == []

@@ -80,8 +80,8 @@ def test_skip_not_found_records_and_skips(secured):
     assert (counts["ready"], counts["scheduled"], counts["dead_letters"], counts["skipped"]) == (
         0, 0, 0, 1)
     [skipped] = SyncRecords(env.data_dir).skipped()
-    assert str(skipped["scene_id"]) == str(scene) and "skip_not_found" in skipped["reason"]
-    assert f"scene {scene}: not in Plex, skipped (skip_not_found)" in env.drainer_log()
+    assert str(skipped["scene_id"]) == str(scene) and "Skip scenes not in Plex" in skipped["reason"]
+    assert f"scene {scene}: not in Plex, skipped (Skip scenes not in Plex)" in env.drainer_log()
     assert env.plex.find_by_title("Part I, synced next to a skipped scene")
     assert tracebacks(env) == [] and secret_leaks(env) == []
 

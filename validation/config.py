@@ -15,15 +15,42 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from validation.secrets import redact, worth_hiding
+
 PLUGIN_ID = "PlexSync"
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; str() names the setting and the fix."""
+    """A setting is missing or malformed; str() names the setting (as Stash's settings page
+    labels it, the key in brackets) and the fix. `missing`: every required setting not set."""
 
-    def __init__(self, setting: str, message: str):
-        super().__init__(f"setting '{setting}': {message}")
+    def __init__(self, setting: str, message: str, missing: tuple[str, ...] = ()):
+        super().__init__(f"setting {setting_label(setting)} ({setting}): {message}")
         self.setting = setting
+        self.missing = missing
+
+
+class MissingSettings(ConfigError):
+    """Required settings are not set: all of them named in one message, not one per run."""
+
+    def __init__(self, missing: tuple[str, ...]):
+        self.setting, self.missing = missing[0], tuple(missing)
+        ValueError.__init__(self, self.explain())
+
+    def explain(self, alternative: str = "") -> str:
+        """The message; `alternative` names another way to set them (process_queue.py flags)."""
+        one = len(self.missing) == 1
+        message = (f"{_listed(self.missing)} {'is' if one else 'are'} required; set "
+                   f"{'it' if one else 'them'} in Stash: Settings > Plugins > PlexSync")
+        message += f", {alternative}" if alternative else ""
+        if "plex_token" in self.missing:
+            message += f". {TOKEN_WHERE}"
+        return message
+
+
+def _listed(keys) -> str:
+    names = [f"{setting_label(k)} ({k})" for k in keys]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 @dataclass(frozen=True)
@@ -33,39 +60,54 @@ class Setting:
     default: object
     help: str
     minimum: float | None = None
+    label: str = ""  # the displayName in PlexSync.yml: what Stash's settings page shows
 
+
+TOKEN_WHERE = ("The Plex token is in Plex Web: open any movie, ⋯ menu > Get Info > View XML; "
+               "the address ends in X-Plex-Token=<your token>")
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("plex_url", "str", None, "Plex server URL, e.g. http://192.168.1.10:32400 (required)"),
-    Setting("plex_token", "str", None, "Plex authentication token, X-Plex-Token (required)"),
-    Setting("plex_libraries", "list", (), "Comma list of Plex library titles; empty = every movie library"),
-    Setting("path_map", "path_map", (), "Stash path prefix => Plex path prefix, ';' between pairs: '/data => /media; D:\\ => /mnt/d'"),
-    Setting("strict_matching", "bool", True, "Never write a low-confidence match; dead-letter it with the candidates"),
-    Setting("preserve_plex_edits", "bool", False, "Keep fields a person changed in Plex since PlexSync last wrote them"),
-    Setting("verify_tls", "bool", True, "Verify Plex's HTTPS certificate"),
-    Setting("trigger_plex_scan", "bool", True, "Ask Plex to scan the folder of a file it does not know yet"),
-    Setting("skip_not_found", "bool", False, "Record and skip scenes whose file Plex does not have, instead of retrying"),
-    Setting("max_retries", "int", 5, "Retries for a transient Plex error before dead-lettering", minimum=0),
-    Setting("connect_timeout", "float", 5.0, "Seconds to wait for a connection to Plex", minimum=0.1),
-    Setting("read_timeout", "float", 30.0, "Seconds to wait for Plex to answer", minimum=0.1),
-    Setting("max_tags", "int", 100, "Most Stash tags sent as Plex genres", minimum=0),
-    Setting("enabled", "bool", True, "Master switch: false = hooks queue nothing"),
-    Setting("debug_logging", "bool", False, "Log debug lines to Stash's log"),
-    Setting("dlq_retention_days", "int", 30, "Days a dead letter is kept", minimum=1),
-    Setting("sync_title", "bool", True, "Sync the title"),
-    Setting("sync_summary", "bool", True, "Sync details as the summary"),
-    Setting("sync_studio", "bool", True, "Sync the studio"),
-    Setting("sync_date", "bool", True, "Sync the date as originally available"),
-    Setting("sync_performers", "bool", True, "Sync performers as actors"),
-    Setting("stash_url_for_plex", "str", "", "Stash's address as Plex reaches it, for actor photos, e.g. http://192.168.1.10:9999; empty = no actor photos"),
-    Setting("sync_tags", "bool", True, "Sync tags as genres"),
-    Setting("sync_collections", "bool", True, "Sync studio (+ parent) and groups as collections"),
-    Setting("sync_poster", "bool", True, "Upload the scene cover as the poster"),
-    Setting("sync_background", "bool", True, "Upload the scene cover as the background art"),
-    Setting("import_plays", "bool", True, "Bring plays made in Plex into Stash's play history"),
-    Setting("import_resume_points", "bool", True, "Bring Plex's resume point to Stash when Plex's is newer"),
-    Setting("import_ratings", "bool", False, "Bring ratings changed in Plex to Stash (a Stash change after the last import wins)"),
+    Setting("plex_url", "str", None, "Plex server URL, e.g. http://192.168.1.10:32400 (required)", label="Plex URL"),
+    Setting("plex_token", "str", None, "Plex authentication token, X-Plex-Token (required)", label="Plex token"),
+    Setting("plex_libraries", "list", (), "Comma list of Plex library titles; empty = every movie library", label="Plex libraries"),
+    Setting("path_map", "path_map", (), "Stash path prefix => Plex path prefix, ';' between pairs: '/data => /media; D:\\ => /mnt/d'", label="Path map"),
+    Setting("strict_matching", "bool", True, "Never write a low-confidence match; list it under Failed Syncs with the candidates", label="Strict matching (default on)"),
+    Setting("preserve_plex_edits", "bool", False, "Keep fields a person changed in Plex since PlexSync last wrote them", label="Preserve Plex edits"),
+    Setting("verify_tls", "bool", True, "Verify Plex's HTTPS certificate", label="Verify TLS (default on)"),
+    Setting("trigger_plex_scan", "bool", True, "Ask Plex to scan the folder of a file it does not know yet", label="Trigger Plex scan (default on)"),
+    Setting("skip_not_found", "bool", False, "Record and skip scenes whose file Plex does not have, instead of retrying", label="Skip scenes not in Plex"),
+    Setting("max_retries", "int", 5, "Retries for a temporary Plex error before the scene is listed under Failed Syncs", minimum=0, label="Max retries (default 5)"),
+    Setting("connect_timeout", "float", 5.0, "Seconds to wait for a connection to Plex", minimum=0.1, label="Connect timeout (default 5 s)"),
+    Setting("read_timeout", "float", 30.0, "Seconds to wait for Plex to answer", minimum=0.1, label="Read timeout (default 30 s)"),
+    Setting("max_tags", "int", 100, "Most Stash tags sent as Plex genres", minimum=0, label="Max tags (default 100)"),
+    Setting("enabled", "bool", True, "Master switch: off = scene edits are not sent to Plex", label="Enabled (default on)"),
+    Setting("debug_logging", "bool", False, "Log debug lines to Stash's log", label="Debug logging"),
+    Setting("dlq_retention_days", "int", 30, "Days a failed scene stays in the Failed Syncs list", minimum=1, label="Keep failed syncs (default 30 days)"),
+    Setting("sync_title", "bool", True, "Sync the title", label="Sync title (default on)"),
+    Setting("sync_summary", "bool", True, "Sync details as the summary", label="Sync summary (default on)"),
+    Setting("sync_studio", "bool", True, "Sync the studio", label="Sync studio (default on)"),
+    Setting("sync_date", "bool", True, "Sync the date as originally available", label="Sync date (default on)"),
+    Setting("sync_performers", "bool", True, "Sync performers as actors", label="Sync performers as actors (default on)"),
+    Setting("stash_url_for_plex", "str", "", "Stash's address as Plex reaches it, for actor photos, e.g. http://192.168.1.10:9999; empty = no actor photos", label="Stash URL for Plex (actor photos)"),
+    Setting("sync_tags", "bool", True, "Sync tags as genres", label="Sync tags as genres (default on)"),
+    Setting("sync_collections", "bool", True, "Sync studio (+ parent) and groups as collections", label="Sync studio and groups as collections (default on)"),
+    Setting("sync_poster", "bool", True, "Upload the scene cover as the poster", label="Sync cover as poster (default on)"),
+    Setting("sync_background", "bool", True, "Upload the scene cover as the background art", label="Sync cover as background (default on)"),
+    Setting("import_plays", "bool", True, "Bring plays made in Plex into Stash's play history", label="Bring Plex plays into Stash (default on)"),
+    Setting("import_resume_points", "bool", True, "Bring Plex's resume point to Stash when Plex's is newer", label="Bring Plex resume points into Stash (default on)"),
+    Setting("import_ratings", "bool", False, "Bring ratings changed in Plex to Stash (a Stash change after the last import wins)", label="Bring Plex ratings into Stash (default off)"),
 )
+
+_LABELS = {s.name: s.label for s in SETTINGS}
+_DEFAULT_NOTE = re.compile(r"\s*\(default [^)]*\)$")
+
+
+def setting_label(key: str) -> str:
+    """A setting as Stash's settings page names it, for messages: 'Path map', 'Strict
+    matching' (the displayName without its "(default …)" note); unknown keys as they are.
+    A table here rather than PlexSync.yml: the hook path must not load YAML."""
+    return _DEFAULT_NOTE.sub("", _LABELS.get(key) or key)
+
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -132,26 +174,29 @@ def parse_config(settings: dict | None) -> Config:
 def _without_token(exc: ConfigError, token: object) -> ConfigError:
     """Errors quote the value they reject, which may be the token pasted into the wrong
     setting; the message goes to Stash's log, so the token is cut out of it."""
-    token = token.strip() if isinstance(token, str) else ""
-    if len(token) >= 4 and token in str(exc):
-        exc.args = (str(exc).replace(token, "<hidden>"),)
+    if worth_hiding(token):
+        exc.args = (redact(str(exc), [token], marker="<hidden>"),)
     return exc
 
 
 def _parse_settings(settings: dict) -> Config:
     values = {}
+    missing = tuple(s.name for s in SETTINGS if s.default is None and _unset(settings.get(s.name)))
+    if missing:
+        raise MissingSettings(missing)
     for setting in SETTINGS:
         raw = settings.get(setting.name)
-        if raw is None or (raw == "" and setting.default is None):
-            if setting.default is None:
-                raise ConfigError(setting.name, f"is required: {setting.help}. "
-                                  "Set it in Stash: Settings > Plugins > PlexSync.")
+        if raw is None:
             continue
         values[setting.name] = _parse_value(setting, raw)
     values["plex_url"] = _check_url(values["plex_url"])
     if values.get("stash_url_for_plex"):
         values["stash_url_for_plex"] = _check_photo_base(values["stash_url_for_plex"])
     return Config(**values)
+
+
+def _unset(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
 def _parse_value(setting: Setting, raw: object):
@@ -227,6 +272,11 @@ def _as_path_map(raw: object) -> tuple[tuple[str, str], ...]:
 
 _PARSERS = {"str": _as_str, "bool": _as_bool, "int": _as_int, "float": _as_float,
             "list": _as_list, "path_map": _as_path_map}
+
+
+def check_plex_url(url: str) -> str:
+    """A Plex URL as PlexSync uses it (no trailing slash); ConfigError naming the setting."""
+    return _check_url(_as_str(url))
 
 
 def _check_url(url: str) -> str:

@@ -2,7 +2,8 @@
 
 The hook starts it with cwd = plugin dir, its own session, a fresh pipe as stdin carrying one
 JSON object {"server_connection": {...}, "settings": {...}} (never argv, where `ps` shows
-secrets) and /dev/null as stdout/stderr — Stash waits on whoever holds the hook's stdout. So
+secrets; process_queue.py adds "stash" and "overrides": its --plex-url / --plex-token, which
+every hand-over applies on top of the settings it re-reads) and /dev/null as stdout/stderr — Stash waits on whoever holds the hook's stdout. So
 this process logs to <data_dir>/drainer.log and leaves a one-line summary in queue.db that the
 next hook or task shows in Stash's log.
 
@@ -31,7 +32,7 @@ from plex.sync import sync_scene
 from sync_queue.lock import drain_lock_held
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
-from validation.config import Config, data_dir_for, parse_config
+from validation.config import Config, ConfigError, data_dir_for, parse_config
 from worker.drain import DrainContext, DrainSummary
 from worker.plays_import import ImportReport, import_if_due
 from worker.sync_worker import SyncWorker
@@ -74,11 +75,20 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     install_file_logging(data_dir)
     if drain_lock_held(data_dir):
         return 0
-    cfg = parse_config(payload.get("settings"))
     stash = (StashClient.from_payload(payload["stash"]) if payload.get("stash")  # from process_queue.py
              else StashClient.from_server_connection(payload.get("server_connection") or {}))
-    register_secret(cfg.plex_token, *stash.secrets())
+    register_secret(*stash.secrets(), *(payload.get("overrides") or {}).values())
+    try:
+        cfg = parse_config(effective_settings(payload))
+    except ConfigError as exc:  # one line where the user looks, not a traceback in a file
+        log.error(f"background sync not started: {exc}")
+        QueueState(data_dir).store_drain_summary(f"not started: {exc}", errors=True)
+        return 1
+    register_secret(cfg.plex_token)
     install_file_logging(data_dir, debug=cfg.debug_logging)
+    counts = QueueStore(data_dir).counts()
+    log.info(f"background sync started (pid {os.getpid()}): {counts['ready']} ready, "
+             f"{counts['in_flight']} in flight, {counts['scheduled']} waiting")
     ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image)
     worker = SyncWorker(ctx, idle_exit_after=IDLE_EXIT_S)
     _stop_on_signals(worker)
@@ -91,23 +101,25 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
         worker.join(0.5)
     lifetime.cancel()
     index.close()
-    if expired.is_set():
-        _hand_over(payload, stash, plugin_dir, data_dir)
+    handed_over = _hand_over(payload, stash, plugin_dir, data_dir) if expired.is_set() else ""
     summary = worker.summary
     imported = None
     if worker.error is None and summary and not (summary.lock_busy or summary.auth_stopped
                                                  or summary.auth_blocked):
         imported = import_plex_plays(cfg, stash, data_dir)
     state = QueueState(data_dir)
+    # Shown as "background sync: <line>" by the next hook or task: the line must not repeat it.
     if worker.error is not None:
-        state.store_drain_summary(f"background sync stopped on an unexpected "
-                                  f"{type(worker.error).__name__}; see drainer.log", errors=True)
+        state.store_drain_summary(f"stopped on an unexpected {type(worker.error).__name__}; "
+                                  "see drainer.log in PlexSync's data folder", errors=True)
     elif should_report(summary) or (imported and imported.scenes_with_changes):
         line = summary.line() + (f"; {imported.line()}" if imported and
                                  imported.scenes_with_changes else "")
         state.store_drain_summary(line, errors=bool(summary.errors))
-    if summary and not summary.lock_busy:
-        log.info(f"background sync: {summary.line()}")
+    why = (f"error: {type(worker.error).__name__}" if worker.error is not None
+           else handed_over or ("asked to stop" if stopped_by_signal.is_set() else "idle"))
+    done = summary.line() if summary and not summary.lock_busy else "nothing done"
+    log.info(f"background sync stopped ({why}): {done}")
     return 0
 
 
@@ -124,22 +136,41 @@ def import_plex_plays(cfg: Config, stash: StashClient, data_dir: Path) -> Import
     return report
 
 
-def _hand_over(payload: dict, stash: StashClient, plugin_dir: Path, data_dir: Path) -> None:
-    """Start the next drainer with settings read afresh (the old ones if Stash is away)."""
+def effective_settings(payload: dict) -> dict:
+    """The settings this drainer runs with: Stash's, then process_queue.py's overrides."""
+    overrides = {k: v for k, v in (payload.get("overrides") or {}).items() if v is not None}
+    return {**(payload.get("settings") or {}), **overrides}
+
+
+def _hand_over(payload: dict, stash: StashClient, plugin_dir: Path, data_dir: Path) -> str:
+    """Start the next drainer with settings read afresh (the old ones if Stash is away or its
+    settings do not parse); the overrides stay. Returns what happened, for the stop line."""
     counts = QueueStore(data_dir).counts()
     if not (counts["ready"] or counts["in_flight"] or counts["scheduled"]):
-        return
+        return "lifetime over, nothing left to hand over"
+    source = "with the settings it had"
     try:
-        payload = {**payload, "settings": stash.plugin_settings()}
+        fresh = {**payload, "settings": stash.plugin_settings()}
+        parse_config(effective_settings(fresh))
     except StashError as exc:
         log.warning(f"could not re-read settings from Stash ({exc}); keeping the current ones")
+    except ConfigError as exc:
+        log.warning(f"the settings in Stash are not usable ({exc}); keeping the current ones")
+    else:
+        payload, source = fresh, "settings re-read from Stash"
     if start_drainer_if_idle(plugin_dir, data_dir, payload):
-        log.info("handed over to a fresh drainer (settings re-read from Stash)")
+        log.info(f"handed over to a fresh drainer ({source})")
+        return "handed over to a fresh drainer"
+    return "lifetime over; another drainer already runs"
+
+
+stopped_by_signal = threading.Event()
 
 
 def _stop_on_signals(worker: SyncWorker) -> None:
     def stop(signum, frame):
         log.info(f"signal {signum}: stopping after the current job")
+        stopped_by_signal.set()
         worker.stop_event.set()
     for name in ("SIGTERM", "SIGINT", "SIGHUP"):
         if hasattr(signal, name):

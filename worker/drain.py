@@ -97,7 +97,8 @@ class DrainSummary:
         if self.waiting:
             text += f"; {self.waiting} waiting"
             if self.next_due:
-                text += f" (next at {time.strftime('%H:%M:%S', time.localtime(self.next_due))})"
+                # "due", not "next": this line is read later (the next hook or task shows it)
+                text += f" (first due at {time.strftime('%H:%M:%S', time.localtime(self.next_due))})"
         if self.breaker_open:
             text += "; paused: Plex is unavailable (circuit breaker open)"
         if self.errors:
@@ -236,7 +237,7 @@ class _Run:
             self.halted = True
             return True
         if self.state.auth_failure():
-            log.info("plex_token changed since Plex rejected it; syncing again")
+            log.info("the Plex token setting changed since Plex rejected it; syncing again")
             self.state.clear_auth_failure()
         return False
 

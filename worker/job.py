@@ -28,7 +28,7 @@ from sync_queue.dlq import DeadLetters
 from sync_queue.jobs import JobQueue, TakenJob
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
-from validation.config import Config
+from validation.config import Config, setting_label
 from validation.models import SyncMetadata
 from worker.backoff import NOT_FOUND, Schedule, Uniform, standard_for
 
@@ -105,7 +105,7 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
                      plex_answered=True)
     except ItemNotFound as exc:
         if cfg.skip_not_found:
-            return Outcome(SKIPPED, job, reason=f"not in Plex, skipped (skip_not_found): {exc}",
+            return Outcome(SKIPPED, job, reason=f"not in Plex, skipped ({setting_label('skip_not_found')}): {exc}",
                            error_class=type(exc).__name__, plex_answered=True)
         return _retry_or_dead(job, now, rng, NOT_FOUND, exc, dlq.NOT_FOUND, plex_answered=True)
     except Exception as exc:  # noqa: BLE001 - the policy's catch-all: retry, then dead-letter
@@ -139,7 +139,8 @@ def _gave_up(reason_code: str, failures: int, exc: Exception, job: dict) -> str:
     if reason_code == dlq.NOT_FOUND:
         files = (job.get("data") or {}).get("files") or ["?"]
         return (f"Plex still has no item for {files[0]} after {failures} attempts ({exc}); "
-                "check path_map and plex_libraries, or set skip_not_found")
+                f"check the {setting_label('path_map')} and {setting_label('plex_libraries')} "
+                f"settings, or turn on {setting_label('skip_not_found')}")
     if reason_code == dlq.RETRIES_EXHAUSTED:
         return f"Plex kept failing, gave up after {failures} attempts: {exc}"
     return f"unexpected {type(exc).__name__} after {failures} attempts: {exc}"
@@ -186,7 +187,7 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
         stores.dead.add(outcome.job, reason_code=outcome.reason_code, reason=outcome.reason,
                         error_class=outcome.error_class, candidates=outcome.candidates)
         stores.queue.ack(taken)
-        log.error(f"{outcome.headline} (dead-lettered; see the dlq_list task)")
+        log.error(f"{outcome.headline} (listed under Failed Syncs)")
     elif kind == AUTH_STOP:
         stores.queue.put_back(taken)  # not the job's fault: no DLQ entry, no retry spent
         stores.state.record_auth_failure(cfg.token_fingerprint, outcome.reason)

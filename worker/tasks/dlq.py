@@ -11,7 +11,7 @@ from sync_queue import dlq
 from sync_queue.store import connect
 from worker.tasks import formatting as fmt
 from worker.tasks.drain import drain_queue, drain_rows, headline, report_data
-from worker.tasks.env import TaskEnv, TaskError, TaskResult
+from worker.tasks.env import TaskEnv, TaskError, TaskResult, days_value
 
 REASON_CODES = (dlq.AMBIGUOUS_MATCH, dlq.BAD_REQUEST, dlq.INVALID_SNAPSHOT, dlq.NOT_FOUND,
                 dlq.RETRIES_EXHAUSTED, dlq.UNEXPECTED_ERROR)
@@ -28,14 +28,14 @@ def dlq_list(env: TaskEnv) -> TaskResult:
     finally:
         conn.close()
     total = sum(counts.values())
-    title = f"Dead Letters: {total}" + (f" ({fmt.by_reason(counts)})" if total else "")
+    title = f"Failed Syncs: {total}" + (f" ({fmt.by_reason(counts)})" if total else "")
     if reason:
         title += f"; showing {len(entries)} with reason {reason}"
     lines = [title] + _entry_lines(entries[:LIST_LIMIT])
     if len(entries) > LIST_LIMIT:
         lines.append(f"  … and {len(entries) - LIST_LIMIT} more (process_queue.py dlq list --json)")
     if entries:
-        lines.append("Fix what the reason says, then run Retry Dead Letters "
+        lines.append("Fix what the reason says, then run Retry Failed Syncs "
                      "(process_queue.py dlq retry [--reason REASON]).")
     data = {"counts": counts, "entries": [_entry_data(e) for e in entries]}
     return TaskResult("\n".join(lines), data)
@@ -79,21 +79,15 @@ def dlq_retry(env: TaskEnv) -> TaskResult:
         conn.close()
     which = f"with reason {reason}" if reason else "all"
     report = drain_queue(env, 0.0, 1.0)
-    rows = [("re-queued", f"{requeued} dead letters ({which}"
+    rows = [("re-queued", f"{requeued} failed syncs ({which}"
                           f"{'; ' + fmt.by_reason(before) if before and not reason else ''})")]
     rows += drain_rows(report)
     data = {"requeued": requeued, "reason": reason, **report_data(report)}
-    return TaskResult(fmt.table(headline("Retry Dead Letters", report), rows), data, report.ok)
+    return TaskResult(fmt.table(headline("Retry Failed Syncs", report), rows), data, report.ok)
 
 
 def dlq_purge(env: TaskEnv) -> TaskResult:
-    raw = env.arg("days", env.cfg.dlq_retention_days)
-    try:
-        days = float(raw)
-    except (TypeError, ValueError):
-        raise TaskError(f"argument 'days' must be a number of days, got {raw!r}") from None
-    if days < 0:
-        raise TaskError(f"argument 'days' must be 0 or more, got {raw!r}")
+    days = days_value(env.arg("days", env.cfg.dlq_retention_days))
     conn = connect(env.data_dir)
     try:
         dead = dlq.DeadLetters(conn)
@@ -101,7 +95,7 @@ def dlq_purge(env: TaskEnv) -> TaskResult:
         left = sum(dead.counts_by_reason().values())
     finally:
         conn.close()
-    text = (f"Purge Dead Letters: removed {purged} dead letters older than {days:g} days; "
+    text = (f"Delete Old Failed Syncs: removed {purged} failed syncs older than {days:g} days; "
             f"{left} left")
     return TaskResult(text, {"purged": purged, "days": days, "left": left})
 

@@ -89,7 +89,7 @@ def drain_now(env: TaskEnv, start: float, end: float) -> DrainSummary:
 def watch_background(env: TaskEnv, start: float, end: float) -> dict:
     """Report the lock holder's progress until it has nothing ready left or lets go."""
     pid = lock_holder_pid(env.data_dir)
-    env.reporter.phase(f"background drainer (pid {pid}) syncing", start, end)
+    env.reporter.phase(f"background sync (pid {pid}) syncing", start, end)
     conn = connect(env.data_dir)
     state, store = QueueState(conn), QueueStore(env.data_dir)
     status: dict = {}
@@ -102,7 +102,12 @@ def watch_background(env: TaskEnv, start: float, end: float) -> dict:
                 break
             counts = store.counts()
             if not counts["ready"] and not counts["in_flight"]:
-                break  # only scheduled jobs left: the drainer sleeps until they are due
+                # Only scheduled jobs left: the drainer sleeps until they are due. It writes
+                # its progress *before* each job, so the row still counts the last job as
+                # to do; with nothing ready or in flight, every job it had was attempted.
+                status = {**status, "processed": max(int(status.get("processed") or 0),
+                                                     int(status.get("total") or 0))}
+                break
             if isinstance(state_from_dict(state.breaker()).at(time.time(), Policy()), Open):
                 paused = True  # Plex is down: the drainer waits for the breaker, so would we
                 break
@@ -133,12 +138,13 @@ def headline(name: str, report: DrainReport) -> str:
     """'Process Queue: synced 3, unchanged 1, …' — first what a watched drainer did."""
     s, bg, parts = report.summary, report.background, []
     if bg:
-        parts.append(f"the background drainer (pid {bg['pid']}) did {bg['processed']} of "
+        # "attempted", not "did": a job Plex refused for now is attempted and waits to retry.
+        parts.append(f"the background sync (pid {bg['pid']}) attempted {bg['processed']} of "
                      f"{bg['total']} jobs")
     if not bg or (s is not None and not s.lock_busy):
         s = s or DrainSummary()
         parts.append(f"synced {s.synced}, unchanged {s.unchanged}, retrying {s.retrying}, "
-                     f"dead-lettered {s.dead_lettered} in {s.elapsed:.1f} s")
+                     f"failed {s.dead_lettered} in {s.elapsed:.1f} s")
     return f"{name}: " + "; then ".join(parts)
 
 
@@ -146,29 +152,30 @@ def drain_rows(report: DrainReport) -> list[tuple[str, str]]:
     s, q, rows = report.summary, report.queue, []
     bg = report.background
     if bg:
-        note = " (paused: Plex is unavailable, circuit breaker open)" if bg["paused"] else ""
-        rows.append(("background drainer", f"pid {bg['pid']}: {bg['processed']} of "
-                                           f"{bg['total']} jobs done while this task waited{note}"))
+        note = " (paused: Plex is unavailable)" if bg["paused"] else ""
+        rows.append(("background sync", f"pid {bg['pid']}: {bg['processed']} of "
+                                        f"{bg['total']} jobs attempted while this task "
+                                        f"waited{note}"))
     if s is not None and s.lock_busy:
-        rows.append(("drain", "another drainer took the queue; it syncs the rest"))
+        rows.append(("sync", "a background sync took the queue; it syncs the rest"))
     elif s is not None:
         rows += [("synced", str(s.synced)), ("unchanged", str(s.unchanged))]
         rows += [(label, str(n)) for label, n in (("superseded", s.superseded),
                                                   ("skipped", s.skipped)) if n]
-        rows += [("retrying", str(s.retrying)), ("dead-lettered", str(s.dead_lettered)),
+        rows += [("retrying", str(s.retrying)), ("failed", str(s.dead_lettered)),
                  ("time", fmt.seconds(s.elapsed))]
         if s.breaker_open:
-            rows.append(("paused", "Plex is unavailable (circuit breaker open); queued jobs kept"))
+            rows.append(("paused", "Plex is unavailable; queued jobs kept"))
     waiting = f"{q['scheduled']} waiting"
     if q["next_due"]:
-        waiting += f" (next at {fmt.clock(q['next_due'])})"
+        waiting += f" ({fmt.due(q['next_due'])})"
     rows.append(("left in queue", f"{q['ready']} ready, {waiting}"))
     if report.stopped:
         rows.append(("stopped", "on request, after the current job; nothing was lost"))
     elif report.drainer_started:
-        rows.append(("background", "started a background drainer for the jobs left"))
+        rows.append(("background", "started a background sync for the jobs left"))
     elif (q["ready"] or q["scheduled"]) and bg and bg.get("still_running"):
-        rows.append(("background", f"the drainer (pid {bg['pid']}) syncs the jobs left"))
+        rows.append(("background", f"the background sync (pid {bg['pid']}) syncs the jobs left"))
     for n, error in enumerate((s.errors if s else [])[:10]):
         rows.append(("errors" if n == 0 else "", error))
     return rows

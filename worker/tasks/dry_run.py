@@ -48,18 +48,24 @@ def dry_run(env: TaskEnv) -> TaskResult:
     finally:
         index.close()
     shown_changes = counts["would change"] + counts["not in Plex"] + counts["ambiguous"]
-    title = (f"Dry Run: {counts['would change']} of {selection.seen} scenes would change in "
-             f"Plex ({fields} field changes); nothing was written")
-    body = lines or ["  (no scene would change)"]
+    compared = sum(counts.values())
+    if stopped_by:  # the counts cover only the scenes compared before Plex went away
+        title = (f"Dry Run stopped after {compared} of {selection.total or selection.seen} "
+                 f"scenes: {stopped_by}; nothing was written")
+        body = lines or ["  (no scene compared yet: nothing is known about the others)"]
+    else:
+        title = (f"Dry Run: {counts['would change']} of {selection.seen} scenes would change "
+                 f"in Plex ({fields} field changes); nothing was written")
+        body = lines or ["  (no scene would change)"]
     if shown_changes > len(lines):
         body.append(f"  … and {shown_changes - len(lines)} more (process_queue.py dry-run --json)")
-    summary = (f"Summary: {counts['would change']} would change, {counts['unchanged']} unchanged, "
+    summary = (f"Summary{' of the scenes compared' if stopped_by else ''}: {counts['would change']} would change, {counts['unchanged']} unchanged, "
                f"{counts['not in Plex']} not in Plex, {counts['ambiguous']} ambiguous, "
                f"{selection.in_sync} already in sync since their last sync")
     if counts["invalid"] or counts["error"]:
         summary += f", {counts['invalid']} invalid, {counts['error']} errors"
     from_plex, imports = import_plays.preview(env)  # the other direction, also unwritten
-    tail = from_plex + [summary] + ([f"Stopped early: {stopped_by}"] if stopped_by else [])
+    tail = from_plex + [summary]
     data = {"counts": counts, "field_changes": fields, "selection": selection.as_dict(),
             "scenes": scenes, "stopped_by": stopped_by or None, "from_plex": imports}
     ok = not (stopped_by or counts["invalid"] or counts["error"])

@@ -20,6 +20,34 @@ class TaskError(ValueError):
     what to change."""
 
 
+# A window or an age beyond a century is a typo (1e20 hours overflows every date function).
+MAX_HOURS = 100 * 365 * 24.0
+
+
+def number_arg(name: str, raw, unit: str, *, minimum: float, above: bool = False,
+               maximum: float = MAX_HOURS) -> float:
+    """A task argument as a number of `unit`s within [minimum, maximum] (or > minimum);
+    Stash passes arguments as strings, the CLI checks them with this same rule."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise TaskError(f"argument '{name}' must be a number of {unit}, got {raw!r}") from None
+    low_ok = value > minimum if above else value >= minimum
+    if not (low_ok and value <= maximum):  # also false for nan
+        bound = f"more than {minimum:g}" if above else f"{minimum:g} or more"
+        raise TaskError(f"argument '{name}' must be {bound} and at most {maximum:g} {unit}, "
+                        f"got {raw!r}")
+    return value
+
+
+def hours_value(raw) -> float:
+    return number_arg("hours", raw, "hours", minimum=0, above=True)
+
+
+def days_value(raw) -> float:
+    return number_arg("days", raw, "days", minimum=0, maximum=MAX_HOURS / 24)
+
+
 class Reporter(Protocol):
     def phase(self, label: str, start: float, end: float) -> None:
         """A new stage of the task begins; it covers [start, end] of the whole (0..1)."""
@@ -73,6 +101,9 @@ class TaskEnv:
     reporter: Reporter
     server_connection: dict = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
+    # process_queue.py's --plex-url / --plex-token: a drainer it starts applies them on top of
+    # the settings it re-reads at each hand-over, so they outlive the first drainer.
+    overrides: dict = field(default_factory=dict)
 
     def arg(self, name: str, default=None):
         """A task argument as Stash sends it (strings), or the default when absent or blank."""
@@ -81,8 +112,10 @@ class TaskEnv:
 
     def drainer_payload(self) -> dict:
         """stdin of `python -m worker --background` (hooks.drainer_launch); never argv."""
-        return {"server_connection": self.server_connection, "settings": self.settings,
-                "stash": self.stash.connection_payload()}
+        payload = {"server_connection": self.server_connection, "settings": self.settings,
+                   "stash": self.stash.connection_payload()}
+        overrides = {k: v for k, v in self.overrides.items() if v is not None}
+        return {**payload, "overrides": overrides} if overrides else payload
 
 
 @dataclass

@@ -31,6 +31,14 @@ def clock(epoch: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "-"
 
 
+def due(epoch: float, now: float | None = None) -> str:
+    """When something scheduled is due: 'next at 14:03:10', or 'due since 14:03:10' once that
+    moment has passed (a time in the past must never read as the next one)."""
+    now = time.time() if now is None else now
+    moment = clock(epoch) if abs(epoch - now) < 43200 else when(epoch)
+    return f"next at {moment}" if epoch > now else f"due since {moment}"
+
+
 def ago(epoch: float | None, now: float | None = None) -> str:
     """'2024-05-01 14:03:10 (5 min ago)'; '-' for never."""
     if not epoch:

@@ -12,6 +12,7 @@ from plex.client import PlexClient
 from plex.errors import PlexAuthError, PlexSyncError, PlexUnavailable
 from plex.index import PathIndex, configured_sections, wrong_type_message
 from worker.tasks import health_paths
+from validation.config import setting_label
 from worker.tasks.env import TaskEnv, TaskResult
 
 OK, FAIL = "✓", "✗"
@@ -61,18 +62,18 @@ def _plex(env: TaskEnv, client: PlexClient) -> list[Check]:
         root = client.query_xml("/")
     except PlexAuthError:
         return [Check(True, f"Plex reachable at {url}"),
-                Check(False, "Plex refused the token in plex_token",
-                      "put a current X-Plex-Token in the plex_token setting (Plex Web: an item's "
+                Check(False, "Plex refused the Plex token",
+                      "put a current X-Plex-Token in the Plex token setting (Plex Web: an item's "
                       "… menu > Get Info > View XML shows it in the address)")]
     except PlexUnavailable as exc:
-        fix = ("check plex_url (http://host:32400) and that Plex is running; from a Docker "
+        fix = ("check the Plex URL setting (http://host:32400) and that Plex is running; from a Docker "
                "container use the host's address, not localhost")
         if "SSL" in str(exc) or "certificate" in str(exc).lower():
-            fix += "; for a self-signed certificate turn off verify_tls"
+            fix += f"; for a self-signed certificate turn off {setting_label('verify_tls')}"
         return [Check(False, f"Plex not reachable at {url}: {exc}", fix)]
     except PlexSyncError as exc:
         return [Check(False, f"Plex at {url} answered unexpectedly: {exc}",
-                      "check that plex_url points at Plex Media Server itself")]
+                      "check that the Plex URL setting points at Plex Media Server itself")]
     name, version = root.attrib.get("friendlyName", "?"), root.attrib.get("version", "?")
     return [Check(True, f"Plex reachable at {url}"), Check(True, "Plex token accepted"),
             Check(True, f"Plex server '{name}', version {version}")]
@@ -88,7 +89,7 @@ def _libraries(env: TaskEnv, client: PlexClient) -> tuple[list[dict], list[Check
     wanted = {t.casefold() for t in env.cfg.plex_libraries}
     for title in env.cfg.plex_libraries:
         if title.casefold() not in {s["title"].casefold() for s in every}:
-            checks.append(Check(False, f"library '{title}' (plex_libraries) not found in Plex",
+            checks.append(Check(False, f"library '{title}' (setting Plex libraries) not found in Plex",
                                 f"use the exact titles Plex shows (Plex has: {have})"))
     for section in every:
         if section["title"].casefold() in wanted and section["type"] != "movie":
@@ -99,12 +100,12 @@ def _libraries(env: TaskEnv, client: PlexClient) -> tuple[list[dict], list[Check
     except PlexSyncError:
         chosen = []
     if not chosen:
-        what = "none of plex_libraries" if wanted else "no movie library"
+        what = "none of the Plex libraries setting's titles" if wanted else "no movie library"
         checks.append(Check(False, f"Plex has {what} to match scenes in (Plex has: {have})",
-                            "set plex_libraries to the titles of the libraries holding your scenes"))
+                            "set Plex libraries to the titles of the libraries holding your scenes"))
         return [], checks
     counts = "; ".join(f"'{s['title']}' {_item_count(client, s['id'])} items" for s in chosen)
-    scope = "plex_libraries" if wanted else "every movie library"
+    scope = "setting Plex libraries" if wanted else "every movie library"
     checks.insert(0, Check(True, f"libraries found ({scope}): {counts}"))
     return chosen, checks
 
@@ -125,7 +126,7 @@ def _paths(env: TaskEnv, client: PlexClient) -> Check:
         index.refresh(client, env.cfg)  # a check against last week's index proves nothing
         sample = health_paths.check_paths(health_paths.sample_scenes(env.stash), index, env.cfg)
     except (PlexSyncError, StashError) as exc:
-        return Check(False, f"path_map: could not sample scenes: {exc}", "run the check again")
+        return Check(False, f"Path map: could not sample scenes: {exc}", "run the check again")
     finally:
         index.close()
     ok, line, fix = health_paths.describe(sample)

@@ -80,8 +80,8 @@ def _join(original: str, parts: list[str]) -> str:
 def describe(sample: PathSample) -> tuple[bool, str, str]:
     """(ok, line, fix) for the Health Check."""
     if not sample.checked:
-        return True, "path_map: no Stash scene with a file to sample yet", ""
-    line = f"path_map: {sample.found}/{sample.checked} sample scenes found in Plex"
+        return True, "Path map: no Stash scene with a file to sample yet", ""
+    line = f"Path map: {sample.found}/{sample.checked} sample scenes found in Plex"
     if not sample.missing:
         return True, line, ""
     missing = sorted(sample.missing, key=lambda m: (len(m[0]), m[0]))  # scene id order
@@ -90,10 +90,10 @@ def describe(sample: PathSample) -> tuple[bool, str, str]:
     line += f"; {len(sample.missing)} not found: {shown}" + (f" (+{more} more)" if more > 0 else "")
     if sample.suggestions:
         best = max(sample.suggestions, key=sample.suggestions.get)
-        fix = (f"Plex has these files under another folder: add '{best}' to path_map "
+        fix = (f"Plex has these files under another folder: add '{best}' to the Path map setting "
                "(Stash prefix => Plex prefix)")
     else:
-        fix = ("set path_map so Stash's paths become the paths Plex shows for the same files "
+        fix = ("set Path map so Stash's paths become the paths Plex shows for the same files "
                "(Stash prefix => Plex prefix), or add their folders to a Plex library "
                "PlexSync matches in; scenes Plex is not meant to have can be ignored")
     return False, line, fix

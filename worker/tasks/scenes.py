@@ -18,7 +18,7 @@ from typing import Iterator
 from sync_queue.dlq import DeadLetters
 from sync_queue.records import SyncRecords
 from sync_queue.store import connect, scene_key
-from worker.tasks.env import TaskEnv, TaskError
+from worker.tasks.env import TaskEnv, hours_value
 
 PAGE_SIZE = 250
 # Stash compares updated_at criteria as text in its own time zone, which we do not know; ask
@@ -111,14 +111,7 @@ def _dead_letter_states(dead: DeadLetters) -> dict[str, str]:
 
 def hours_arg(env: TaskEnv, default: float = 24.0) -> float:
     """The Sync Recent window; Stash passes task args as strings."""
-    raw = env.arg("hours", default)
-    try:
-        hours = float(raw)
-    except (TypeError, ValueError):
-        raise TaskError(f"argument 'hours' must be a number of hours, got {raw!r}") from None
-    if not hours > 0:
-        raise TaskError(f"argument 'hours' must be more than 0, got {raw!r}")
-    return hours
+    return hours_value(env.arg("hours", default))
 
 
 def window_start(hours: float, now: float | None = None) -> float:

@@ -23,14 +23,23 @@ def queue_status(env: TaskEnv) -> TaskResult:
     conn = connect(env.data_dir)
     try:
         state, records = QueueState(conn), SyncRecords(conn)
-        breaker = _breaker(state.breaker())
-        auth = state.auth_blocked(env.cfg.token_fingerprint)
-        auth_at = (state.auth_failure() or {}).get("at")
+        stored_breaker = state.breaker()
+        breaker = _breaker(stored_breaker)
+        failure = state.auth_failure() or {}
+        # Without the token (process_queue.py status reads no settings) the stored rejection
+        # is shown as it stands: it lasts until a sync with another token succeeds.
+        auth = (state.auth_blocked(env.cfg.token_fingerprint) if env.cfg.plex_token
+                else failure.get("message") and f"{failure['message']} (unless the token changed since)")
+        auth_at = failure.get("at")
         last_sync, synced_scenes = records.last_synced_at(), records.count()
         drain_status = state.drain_status() or {}
         last_run = state.last_drain_summary()
     finally:
         conn.close()
+    # Whether PlexSync ever talked to Plex: a breaker is stored on its first transition, a
+    # record on the first sync, an auth failure when Plex answered 401. Without any of them
+    # "closed" only means "no failure yet", not "Plex reachable".
+    breaker["contacted"] = bool(stored_breaker or last_sync or auth_at)
     running = drain_lock_held(env.data_dir)
     pid = lock_holder_pid(env.data_dir) if running else None
     # The status row outlives its drain: it is this drainer's only if the pids agree.
@@ -43,9 +52,9 @@ def queue_status(env: TaskEnv) -> TaskResult:
             "last_sync_at": last_sync, "synced_scenes": synced_scenes, "drainer": drainer,
             "index": sections, "last_background_run": last_run}
     rows = _rows(counts, breaker, auth, auth_at, last_sync, synced_scenes, drainer, sections,
-                 last_run)
+                 last_run, time.time())
     title = (f"Queue Status: {counts['ready']} pending, {counts['scheduled']} waiting, "
-             f"{counts['dead_letters']} dead letters")
+             f"{counts['dead_letters']} failed")
     return TaskResult(fmt.table(title, rows), data, ok=_healthy(counts, breaker, auth))
 
 
@@ -65,15 +74,21 @@ def _breaker(stored: dict | None) -> dict:
     return info
 
 
-def _breaker_line(breaker: dict) -> str:
+def _plex_line(breaker: dict) -> str:
+    """What PlexSync knows about Plex from its own contacts (it does not ask Plex here)."""
     if breaker["state"] == Open.name:
-        return (f"OPEN since {fmt.when(breaker['opened_at'])}: Plex was unavailable; next "
+        return (f"unavailable since {fmt.when(breaker['opened_at'])}; syncing paused, next "
                 f"check at {fmt.clock(breaker['probe_at'])}")
     if breaker["state"] == HalfOpen.name:
-        return (f"half-open since {fmt.when(breaker['opened_at'])}: the next drain checks "
+        return (f"unavailable since {fmt.when(breaker['opened_at'])}; the next sync checks "
                 "Plex first")
+    if not breaker["contacted"]:
+        return "not contacted yet (Health Check tests the connection)"
     failures = breaker["failures"]
-    return "closed (Plex reachable)" + (f", {failures} recent failure(s)" if failures else "")
+    if failures:
+        return (f"the last {failures} contact(s) failed; syncing pauses after "
+                f"{Policy().failure_threshold} in a row")
+    return "answered at the last contact"
 
 
 def _index_sections(env: TaskEnv) -> list[dict]:
@@ -86,30 +101,32 @@ def _index_sections(env: TaskEnv) -> list[dict]:
 
 
 def _rows(counts, breaker, auth, auth_at, last_sync, synced_scenes, drainer, sections,
-          last_run) -> list[tuple[str, str]]:
+          last_run, now: float) -> list[tuple[str, str]]:
     waiting = str(counts["scheduled"])
     if counts["next_due"]:
-        waiting += f" (next at {fmt.when(counts['next_due'])})"
+        waiting += f" ({fmt.due(counts['next_due'], now)})"
+        if counts["next_due"] <= now and not drainer["running"]:
+            waiting += "; Process Queue syncs them now"
     in_flight = str(counts["in_flight"])
     if counts["in_flight"] and not drainer["running"]:
-        in_flight += " (left by a stopped drainer; the next drain resumes them)"
+        in_flight += " (left by a stopped background sync; the next sync resumes them)"
     dead = str(counts["dead_letters"])
     if counts["dead_letters"]:
-        dead += f" ({fmt.by_reason(counts['dead_letters_by_reason'])}); see Dead Letters"
+        dead += f" ({fmt.by_reason(counts['dead_letters_by_reason'])}); see Failed Syncs"
     rows = [("pending", str(counts["ready"])), ("in flight", in_flight),
-            ("waiting for retry", waiting), ("dead letters", dead)]
+            ("waiting for retry", waiting), ("failed", dead)]
     if counts["skipped"]:
-        rows.append(("skipped", f"{counts['skipped']} (not in Plex, skip_not_found)"))
-    rows.append(("circuit breaker", _breaker_line(breaker)))
+        rows.append(("skipped", f"{counts['skipped']} (not in Plex; setting Skip scenes not in Plex)"))
+    rows.append(("plex", _plex_line(breaker)))
     if auth:
         rows.append(("plex token", f"REJECTED at {fmt.when(auth_at)}: {auth}"))
     rows.append(("last successful sync", f"{fmt.ago(last_sync)}; {synced_scenes} scenes synced"))
     if drainer["running"]:
-        done = (f", {drainer['processed']}/{drainer['total']} done"
+        done = (f", {drainer['processed']} of {drainer['total']} jobs attempted"
                 if drainer["total"] else "")
-        rows.append(("drainer", f"running (pid {drainer['pid']}{done})"))
+        rows.append(("background sync", f"running (pid {drainer['pid']}{done})"))
     else:
-        rows.append(("drainer", "not running"))
+        rows.append(("background sync", "not running"))
     index = "; ".join(f"{s['title']}: {s['items']} items" for s in sections)
     rows.append(("plex index", index or "not built yet (the first sync builds it)"))
     if last_run:

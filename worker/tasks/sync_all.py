@@ -56,6 +56,6 @@ def _scene_line(selection: Selection, since: float | None) -> str:
     text = (f"{selection.seen} {where}: {selection.queued} queued (changed since their last "
             f"sync), {selection.in_sync} already in sync")
     if selection.dead:
-        text += (f", {selection.dead} left in the dead-letter queue unchanged "
-                 "(run Retry Dead Letters to try them again)")
+        text += (f", {selection.dead} failed before and unchanged since "
+                 "(run Retry Failed Syncs to try them again)")
     return text
