@@ -22,7 +22,7 @@ from hooks.stash_api import StashClient, has_add_play
 from plex.history import read_activity, read_history
 from sync_queue.lock import DrainLock
 from sync_queue.plays import PlayImports, scene_rating_keys
-from validation.config import Config
+from validation.config import Config, setting_label
 from worker import plays as rules
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,9 @@ def run_import(cfg: Config, stash: StashClient, plex, data_dir: Path, *, full: b
     """One import run under the plays lock (a concurrent run would race on the same plays)."""
     report = ImportReport()
     if not cfg.imports_anything:
-        report.skipped = "nothing to import (import_plays, import_resume_points and " \
-                         "import_ratings are all off)"
+        report.skipped = ("nothing to import: " + ", ".join(
+            setting_label(k) for k in ("import_plays", "import_resume_points", "import_ratings"))
+            + " are all off")
         return report
     lock = DrainLock(data_dir, PLAYS_LOCK)
     if not lock.try_acquire(wait=0 if not full else 30):
