@@ -34,7 +34,7 @@ from hooks.dependencies import ensure_worker_dependencies  # noqa: E402
 from hooks.errors import describe_failure  # noqa: E402
 from hooks.stash_api import StashClient  # noqa: E402
 from hooks.stash_log import register_secret, scrub  # noqa: E402
-from validation.config import data_dir_for  # noqa: E402
+from hooks.data_location import data_dir_with_migration  # noqa: E402
 from worker.tasks.console import make_output  # noqa: E402  (stdlib + optional rich)
 from worker.tasks.env import TaskEnv, TaskError  # noqa: E402  (stdlib only)
 
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--plex-url", default=argparse.SUPPRESS, help="override plex_url")
     common.add_argument("--plex-token", default=argparse.SUPPRESS, help="override plex_token")
     common.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help="queue folder (default $PLEXSYNC_DATA_DIR or <plugin>/data)")
+                        help="queue folder (default $PLEXSYNC_DATA_DIR, else plexsync/ in the Stash config folder above the plugin)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="answer as one JSON object on stdout")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -124,7 +124,7 @@ def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
     overrides = {"plex_url": getattr(opts, "plex_url", None),
                  "plex_token": getattr(opts, "plex_token", None)}
     settings, cfg = load_settings(stash, overrides)
-    data_dir = Path(getattr(opts, "data_dir", None) or data_dir_for(PLUGIN_DIR))
+    data_dir = Path(getattr(opts, "data_dir", None) or data_dir_with_migration(PLUGIN_DIR, None))
     env = TaskEnv(cfg=cfg, settings=settings, stash=stash, plugin_dir=PLUGIN_DIR,
                   data_dir=data_dir, args=args, reporter=reporter,
                   server_connection=connection, stop=stop)
