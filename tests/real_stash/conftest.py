@@ -116,7 +116,8 @@ class Stage:
         """runPluginTask + findJob until it ends; (job, PlexSync's log lines of that run)."""
         mark = self.stash.log_size()
         job = self.stash.wait_job(self.stash.run_task(name, args or None), timeout)
-        return job, self.stash.plugin_log_lines(mark)
+        time.sleep(0.2)  # Stash writes the plugin's last lines after the job ends
+        return job, self.stash.log_lines(mark)
 
 
 @pytest.fixture(scope="session")

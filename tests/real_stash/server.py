@@ -199,9 +199,12 @@ class RealStash:
             "task_name: $task, args_map: $args) }",
             {"id": plugin_id, "task": task_name, "args": args})["runPluginTask"]
 
-    def plugin_log_lines(self, since: int = 0) -> list[str]:
-        """Stash's log lines from byte offset `since` that came from a plugin run."""
-        return [line for line in self.log_text()[since:].splitlines() if "[Plugin" in line]
+    def log_lines(self, since: int = 0) -> list[str]:
+        """Stash's log lines written after byte offset `since` (see log_size)."""
+        path = self.home / "stash.log"
+        with open(path, "rb") as log:
+            log.seek(since)
+            return log.read().decode("utf-8", "replace").splitlines()
 
     def log_size(self) -> int:
         path = self.home / "stash.log"
