@@ -179,7 +179,7 @@ class RealStash:
 
     def plugin(self, plugin_id: str = "PlexSync") -> dict | None:
         plugins = self.graphql("{ plugins { id name enabled hooks { name hooks } tasks { name } "
-                               "settings { name type display_name } } }")["plugins"]
+                               "settings { name type display_name } } }")["plugins"] or []  # null when none
         return next((p for p in plugins if p["id"] == plugin_id), None)
 
     def configure_plugin(self, settings: dict, plugin_id: str = "PlexSync") -> dict:
