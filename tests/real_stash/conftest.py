@@ -29,6 +29,7 @@ from tests.waiting import wait_until
 LIBRARY_CLIPS = 55            # scenes in Plex from the start: 50 for the bulk edit + single edits
 PLEX_ROOT = "/plexdata"       # where Plex sees Stash's MEDIA folder (path_map)
 PLEX_TOKEN = "real-stash-plex-token"
+WHEELHOUSE = "wheelhouse"     # under the session folder; filled by tests/real_stash/test_dependencies
 
 
 def _load_build_module():
@@ -64,7 +65,11 @@ def real_stash(tmp_path_factory):
     home, media = root / "home", root / "media"
     make_clips([(clip_path(media, n), n) for n in range(LIBRARY_CLIPS)])
     # A new scene is synced after a short delay in tests (30 s for users: Plex needs time).
-    stash = RealStash(home, media, free_port()).start({"PLEXSYNC_NEW_SCENE_DELAY": "0.3"})
+    # pip run by a plugin (PythonDepManager) installs from a local wheelhouse: start-stash
+    # points Stash's proxy at a dead port, so the package index is unreachable from plugins.
+    stash = RealStash(home, media, free_port()).start({
+        "PLEXSYNC_NEW_SCENE_DELAY": "0.3", "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(root / WHEELHOUSE)})
     try:
         stash.scan()
         yield stash
