@@ -71,6 +71,24 @@ def make_clips(paths_and_numbers) -> None:
         list(pool.map(lambda pn: make_clip(*pn), paths_and_numbers))
 
 
+def post_graphql(base_url: str, query: str, variables: dict | None = None, timeout: float = 300,
+                 headers: dict | None = None) -> tuple[int, dict]:
+    """Raw answer: (HTTP status, JSON body), for tests that compare answers as they come."""
+    request = urllib.request.Request(
+        f"{base_url}/graphql", method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+        data=json.dumps({"query": query, "variables": variables or {}}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body or b"null")
+        except ValueError:
+            return exc.code, {"raw": body.decode("utf-8", "replace")}
+
+
 @dataclass
 class RealStash:
     home: Path
@@ -126,19 +144,7 @@ class RealStash:
 
     # ---- GraphQL ------------------------------------------------------------------------
     def post(self, query: str, variables: dict | None = None, timeout: float = 300) -> tuple[int, dict]:
-        """Raw answer: (HTTP status, JSON body), for tests that compare answers as they come."""
-        request = urllib.request.Request(
-            f"{self.url}/graphql", method="POST", headers={"Content-Type": "application/json"},
-            data=json.dumps({"query": query, "variables": variables or {}}).encode())
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
-            try:
-                return exc.code, json.loads(body or b"null")
-            except ValueError:
-                return exc.code, {"raw": body.decode("utf-8", "replace")}
+        return post_graphql(self.url, query, variables, timeout)
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 300) -> dict:
         _, answer = self.post(query, variables, timeout)
