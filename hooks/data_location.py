@@ -1,8 +1,10 @@
 """PlexSync's data folder, and moving one left inside the plugin folder out of it, once.
 
-Until 0.2 the queue lived in <plugin folder>/data, which Stash's package manager deletes on
-uninstall and on every update. The first run of a newer PlexSync moves that folder to
-<Stash config folder>/plexsync (validation.config.data_dir_for), so the jobs in it survive.
+Until now the queue lived in <plugin folder>/data: gone with the folder when a user deletes or
+reinstalls the plugin (older Stash package managers removed the whole folder), and left behind
+when PlexSync moves from plugins/PlexSync to plugins/<source path>/PlexSync. The first run of
+this version moves that folder to <Stash config folder>/plexsync (validation.config.data_dir_for),
+so the jobs in it survive.
 Cost on the hook path when there is nothing to move: one stat.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ import importlib.util
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from sync_queue.lock import drain_lock_held
 from sync_queue.store import QueueStore
 from tests.emulators.plex_server import PlexEmulator
 from tests.real_stash.server import (PROJECT_ROOT, RealStash, free_port, kill_plexsync_processes,
-                                     make_clips, unavailable_reason)
+                                     make_clips, stash_log_errors, unavailable_reason)
 from tests.waiting import wait_until
 
 LIBRARY_CLIPS = 55            # scenes in Plex from the start: 50 for the bulk edit + single edits
@@ -85,7 +85,11 @@ class Stage:
     section: int
     scene_ids: dict          # Stash path -> scene id
     plugin_dir: Path
-    edits_done: list = field(default_factory=list)
+    log_mark: int = 0        # stash.log size when the current test started
+
+    def log_errors(self) -> list[str]:
+        """Errors Stash logged from a plugin run since the current test started."""
+        return stash_log_errors("\n".join(self.stash.log_lines(self.log_mark)))
 
     @property
     def data_dir(self) -> Path:
@@ -154,6 +158,7 @@ def stage(real_stash, plex_real) -> Stage:
 def fresh_stage(stage):
     """`stage` with PlexSync's default settings restored and an idle queue afterwards."""
     stage.stash.configure_plugin(stage.settings())
+    stage.log_mark = stage.stash.log_size()
     yield stage
     try:
         stage.wait_drained(60)

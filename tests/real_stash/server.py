@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -235,5 +234,5 @@ def kill_plexsync_processes(marker_dir: Path) -> list[int]:
 
 
 def stash_log_errors(text: str) -> list[str]:
-    return [line for line in text.splitlines() if re.search(r"\[Plugin / PlexSync\].*(Error|error)", line)
-            or "Plugin returned error" in line]
+    """Error lines of stash.log text: a plugin's error lines and Stash's "Plugin returned error"."""
+    return [line for line in text.splitlines() if "level=error" in line or "returned error" in line]

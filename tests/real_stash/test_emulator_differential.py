@@ -77,7 +77,7 @@ def documents(full: str, bare: str) -> list[tuple[str, str, dict]]:
         ("all plugin settings", "{ configuration { plugins } }", {}),
         ("hook bundle", hook_bundle_document(3), {"plugin": ["PlexSync"], "id0": full, "id1": bare,
                                                   "id2": "999999"}),
-        ("findScenes", FIND_SCENES_QUERY, {"filter": {"per_page": 1, "sort": "title", "direction": "DESC"},
+        ("findScenes", FIND_SCENES_QUERY, {"filter": {"per_page": 5, "q": "Differential", "sort": "updated_at"},
                                            "scene_filter": {"updated_at": {"value": "2000-01-01T00:00:00Z",
                                                                            "modifier": "GREATER_THAN"}}}),
         ("findScenes, empty page", FIND_SCENES_QUERY, {"filter": {"per_page": 5, "page": 999}}),

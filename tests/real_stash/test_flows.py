@@ -10,7 +10,7 @@ import urllib.request
 
 from tests.real_stash.conftest import LIBRARY_CLIPS, PLEX_ROOT, clip_path
 from tests.real_stash.media import data_url, png
-from tests.real_stash.server import make_clip, stash_log_errors
+from tests.real_stash.server import make_clip
 from tests.waiting import wait_until
 
 SCENE_UPDATE = "mutation U($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }"
@@ -78,7 +78,7 @@ def test_single_edit_of_every_synced_field_then_removals(fresh_stage):
     assert not item["studio"]
     assert not {"Real Studio", "Real Parent Studio", "Real Group"} & set(item["collections"])
     assert item["title"] == "Every Field"  # untouched fields stay
-    assert not stash_log_errors(stash.log_text())
+    assert not stage.log_errors()
 
 
 def test_bulk_edit_of_50_scenes_reaches_plex(fresh_stage):
@@ -90,4 +90,4 @@ def test_bulk_edit_of_50_scenes_reaches_plex(fresh_stage):
     wait_until(lambda: all("Bulk Tag" in stage.plex_item(p)["genres"] for p in paths), 120,
                interval=0.25, what="50 bulk-edited scenes in Plex")
     stage.wait_drained()
-    assert not stash_log_errors(stash.log_text())
+    assert not stage.log_errors()
