@@ -101,6 +101,8 @@ def test_pep668_system_python_refuses_pip_so_a_venv_is_stashs_python():
 @pytest.fixture
 def dep_manager(stage, stash_python, wheelhouse):
     """PythonDepManager where the CommunityScripts source puts it, Stash on a bare Python."""
+    if not shutil.which("git"):
+        pytest.skip("PythonDepManager refuses to run without git on PATH (apt-get install -y git)")
     target = stage.stash.plugins_dir / "community" / "PythonDepManager"
     shutil.copytree(PYTHON_DEP_MANAGER, target)
     stash_python(str(bare_python()))

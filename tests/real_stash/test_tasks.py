@@ -51,18 +51,18 @@ def test_sync_all_stopped_by_stopjob_loses_nothing(fresh_stage):
     stage.plex.latency(0.05)
     try:
         job_id = stash.run_task("Sync All")
-        wait_until(lambda: 0 < (stash.graphql(
-            "query J($id: ID!) { findJob(input: {id: $id}) { progress } }",
-            {"id": job_id})["findJob"] or {}).get("progress", 0) or 0, 60, interval=0.05,
-            what="Sync All to report progress")
-        synced_before_stop = sum(stage.plex_item(p)["summary"] == "Stopped then finished" for p in paths)
+        synced = lambda: sum(stage.plex_item(p)["summary"] == "Stopped then finished" for p in paths)
+        wait_until(lambda: synced() >= 1, 60, interval=0.05, what="Sync All to sync a first scene")
+        progress = stash.graphql("query J($id: ID!) { findJob(input: {id: $id}) { status progress } }",
+                                 {"id": job_id})["findJob"]
+        assert progress["status"] == "RUNNING" and 0 < progress["progress"] < 1, progress
         stash.graphql("mutation S($id: ID!) { stopJob(job_id: $id) }", {"id": job_id})
+        synced_before_stop = synced()
         job = stash.wait_job(job_id, 60)
         assert job["status"] in ("CANCELLED", "FINISHED"), job
     finally:
         stage.plex.latency(0)
-    done = sum(stage.plex_item(p)["summary"] == "Stopped then finished" for p in paths)
-    assert done < len(paths), "Sync All finished before it could be stopped: the test proves nothing"
+    assert synced_before_stop < len(paths), "Sync All finished before it was stopped: nothing proven"
     time.sleep(0.5)
     job, lines = stage.run_task("Process Queue")
     assert job["status"] == "FINISHED" and not errors_in(lines), (job, lines)
