@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from hooks.data_location import data_dir_with_migration  # noqa: E402
 from hooks.dependencies import ensure_worker_dependencies  # noqa: E402
 from hooks.errors import describe_failure  # noqa: E402
 from hooks.scene_hook import handle_scene_hook  # noqa: E402
 from hooks.stash_log import install_stash_logging, register_secret, scrub  # noqa: E402
-from validation.config import data_dir_for  # noqa: E402
 
 log = logging.getLogger("PlexSync")
 
@@ -60,7 +60,7 @@ def dispatch(request: dict) -> str:
     args = request.get("args") or {}
     register_secret((conn.get("SessionCookie") or {}).get("Value"))
     plugin_dir = Path(conn.get("PluginDir") or Path(__file__).resolve().parent)
-    data_dir = data_dir_for(plugin_dir)
+    data_dir = data_dir_with_migration(plugin_dir, conn.get("Dir"))  # Dir: Stash's config folder
     if "hookContext" in args:
         return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
     ensure_worker_dependencies()

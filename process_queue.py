@@ -37,8 +37,8 @@ from hooks.dependencies import ensure_worker_dependencies  # noqa: E402
 from hooks.errors import describe_failure  # noqa: E402
 from hooks.stash_api import StashClient, StashError  # noqa: E402
 from hooks.stash_log import register_secret, scrub  # noqa: E402
-from validation.config import (Config, ConfigError, MissingSettings, check_plex_url,  # noqa: E402
-                               data_dir_for)
+from validation.config import Config, ConfigError, MissingSettings, check_plex_url  # noqa: E402
+from hooks.data_location import data_dir_with_migration  # noqa: E402
 from worker.tasks.console import make_output  # noqa: E402  (stdlib + optional rich)
 from worker.tasks.env import TaskEnv, TaskError, days_value, hours_value  # noqa: E402  (stdlib only)
 
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--plex-url", default=argparse.SUPPRESS, help="use this Plex URL instead of the Plex URL setting")
     common.add_argument("--plex-token", default=argparse.SUPPRESS, help="use this Plex token instead of the Plex token setting")
     common.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help="queue folder (default $PLEXSYNC_DATA_DIR or <plugin>/data)")
+                        help="queue folder (default $PLEXSYNC_DATA_DIR, else plexsync/ in the Stash config folder above the plugin)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="answer as one JSON object on stdout")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -148,7 +148,7 @@ def stash_client(opts: argparse.Namespace) -> tuple[StashClient, dict]:
 def usable_data_dir(opts: argparse.Namespace) -> Path:
     """The queue folder, created if missing; a path that cannot be one is a usage error."""
     given = getattr(opts, "data_dir", None)
-    path = Path(given or data_dir_for(PLUGIN_DIR)).expanduser()
+    path = Path(given).expanduser() if given else data_dir_with_migration(PLUGIN_DIR, None)
     source = "--data-dir" if given else ("$PLEXSYNC_DATA_DIR" if os.environ.get(
         "PLEXSYNC_DATA_DIR") else "the data folder")
     if path.exists() and not path.is_dir():

@@ -18,7 +18,9 @@ WORKER_REQUIREMENTS = {
     "pydantic": "pydantic>=2.5",
     "requests": "requests>=2.31",
 }
-_REQUIREMENTS_TXT = Path(__file__).resolve().parent.parent / "requirements.txt"
+_PLUGIN_DIR = Path(__file__).resolve().parent.parent
+_REQUIREMENTS_TXT = _PLUGIN_DIR / "requirements.txt"
+DEP_MANAGER = "PythonDepManager"
 
 
 class MissingDependency(RuntimeError):
@@ -34,12 +36,50 @@ def ensure_worker_dependencies() -> None:
     missing = missing_packages()
     if not missing:
         return
-    try:
-        from PythonDepManager import ensure_import  # optional community plugin, sibling folder
-    except ImportError:
+    ensure_import = _python_dep_manager()
+    if ensure_import is None:
         raise MissingDependency(
             f"PlexSync needs the Python package(s) {', '.join(missing)}, which Stash's Python "
             f"({sys.executable}) does not have. Install them with: "
             f"{sys.executable} -m pip install -r \"{_REQUIREMENTS_TXT}\" "
             "(or install the PythonDepManager plugin)") from None
     ensure_import(*(WORKER_REQUIREMENTS[name] for name in missing))
+
+
+def _python_dep_manager():
+    """PythonDepManager's ensure_import, wherever Stash installed it; None when it is not there.
+
+    Stash puts only the plugin folder's parent on PYTHONPATH, so a plain import finds
+    PythonDepManager only when it sits next to PlexSync. But the CommunityScripts source
+    installs it into <plugins>/community/, and PlexSync may be at <plugins>/PlexSync (copied)
+    or at <plugins>/<source's local path>/PlexSync (from a plugin source).
+    """
+    try:
+        from PythonDepManager import ensure_import
+        return ensure_import
+    except ImportError:
+        pass
+    folder = dep_manager_parent(_PLUGIN_DIR)
+    if folder is None:
+        return None
+    sys.path.insert(0, str(folder))
+    from PythonDepManager import ensure_import
+    return ensure_import
+
+
+def dep_manager_parent(plugin_dir: Path) -> Path | None:
+    """The folder holding PythonDepManager/: beside PlexSync or one level below the plugins
+    folder, which is PlexSync's parent (copied install) or grandparent (plugin source)."""
+    for root in (plugin_dir.parent, plugin_dir.parent.parent):
+        candidates = [root] + sorted(p for p in _subfolders(root) if p != plugin_dir)
+        for folder in candidates:
+            if (folder / DEP_MANAGER / "__init__.py").is_file():
+                return folder
+    return None
+
+
+def _subfolders(root: Path) -> list[Path]:
+    try:
+        return [p for p in root.iterdir() if p.is_dir()]
+    except OSError:
+        return []

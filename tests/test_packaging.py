@@ -88,10 +88,10 @@ def test_unpacked_plugin_runs_a_hook_and_a_task(package, tmp_path, stash, stash_
     plugin = tmp_path / "plugins" / "PlexSync"
     zipfile.ZipFile(out / "PlexSync.zip").extractall(plugin)
     runner = make_runner(plugin, ("0.0.0.0", stash.port), session_cookie=stash.create_session(),
-                         env={"PLEXSYNC_DATA_DIR": None})  # the default: <plugin>/data
+                         env={"PLEXSYNC_DATA_DIR": None})  # the default data folder
     stash.set_plugin_settings("PlexSync", {"plex_url": plex.url, "plex_token": plex.token})
     stash.hook_sink = runner.hook_sink
-    data_dir = plugin / "data"
+    data_dir = Path(runner.server_dir) / "plexsync"  # <Stash config folder>/plexsync
     try:
         scene = stash_library.scenes["part1"]
         stash.graphql(SCENE_UPDATE, {"input": {"id": str(scene), "title": "From The Zip"}})
@@ -104,7 +104,8 @@ def test_unpacked_plugin_runs_a_hook_and_a_task(package, tmp_path, stash, stash_
         status = runner.run_task("Queue Status")
         assert status.error is None
         assert "last successful sync" in status.output and "1 scenes synced" in status.output
-        assert (data_dir / "queue.db").is_file()  # state lives inside the unpacked plugin
+        assert (data_dir / "queue.db").is_file()  # state lives outside the plugin folder,
+        assert not (plugin / "data").exists()      # which Stash's uninstall deletes
     finally:
         stash.hook_sink = None
         if drain_lock_held(data_dir) and lock_holder_pid(data_dir):

@@ -9,6 +9,8 @@ resolver errors get 200 with `errors` beside `data`.
 """
 from __future__ import annotations
 
+import re
+
 import json
 import posixpath
 import socket
@@ -102,10 +104,29 @@ def _run_document(emulator, query, variables, operation_name, base_url) -> tuple
         return 422, _failed([e.formatted for e in errors], "GRAPHQL_VALIDATION_FAILED")
     result = execute_sync(SCHEMA, document, variable_values=variables, operation_name=operation_name,
                           context_value={"emulator": emulator, "base_url": base_url})
-    formatted = [e.formatted for e in result.errors or ()]
-    if result.data is None and formatted and all(e.path is None for e in result.errors):
-        return 422, _failed(formatted, "GRAPHQL_VALIDATION_FAILED")  # variables did not bind
+    if result.data is None and result.errors and all(e.path is None for e in result.errors):
+        return 422, _failed([_variable_error(e) for e in result.errors],  # variables did not bind
+                            "GRAPHQL_VALIDATION_FAILED")
+    # gqlgen reports a resolver's error with its path only, without locations (real Stash).
+    formatted = [{"message": e.message, "path": e.path} for e in result.errors or ()]
     return 200, ({"data": result.data, "errors": formatted} if formatted else {"data": result.data})
+
+
+_VARIABLE = re.compile(r"^Variable '\$(\w+)'")
+
+
+def _variable_error(error) -> dict:
+    """gqlgen's form of a variable that does not bind: path ["variable", name], no locations,
+    "must be defined" for a missing non-null one (graphql-core words it differently)."""
+    match = _VARIABLE.match(error.message)
+    if not match:
+        return error.formatted
+    message = error.message.split(": ", 1)[-1]
+    if "to be provided" in message:
+        message = "must be defined"
+    elif "not to be null" in message:
+        message = "must not be null"
+    return {"message": message, "path": ["variable", match.group(1)]}
 
 
 def _failed(errors: list, code: str) -> dict:
