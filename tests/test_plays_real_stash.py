@@ -40,7 +40,7 @@ def world(tmp_path_factory):
         scene = stash.gql("{ findScenes { scenes { id files { path } } } }")["findScenes"]["scenes"][0]
         section = plex.add_section("Movies", location=str(stash.media))
         rk = plex.add_item(section, "clip", files=[scene["files"][0]["path"]], duration=10_000)
-        plugin_dir = stash.install_plugin({"plex_url": plex.url, "plex_token": plex.token})
+        stash.install_plugin({"plex_url": plex.url, "plex_token": plex.token})
         data_dir = stash.home / "plexsync"  # Stash passes its config folder; data lives there
         assert stash.run_task("Sync All")["status"] == "FINISHED"
         assert SyncRecords(data_dir).get(scene["id"])["rating_key"] == str(rk), stash.log_text()[-3000:]
