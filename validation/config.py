@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from validation.data_dir import data_dir_path
 
 PLUGIN_ID = "PlexSync"
 
@@ -229,6 +230,5 @@ def _shown_url(url: str) -> str:
 
 
 def data_dir_for(plugin_dir: str | Path) -> Path:
-    """Where PlexSync keeps its state: $PLEXSYNC_DATA_DIR if set, else <plugin dir>/data."""
-    override = os.environ.get("PLEXSYNC_DATA_DIR")
-    return Path(override) if override else Path(plugin_dir) / "data"
+    """Where PlexSync keeps its state (validation/data_dir.py, which the hook uses directly)."""
+    return Path(data_dir_path(plugin_dir))

@@ -22,15 +22,18 @@ import threading
 from pathlib import Path
 
 from hooks.drainer_launch import start_drainer_if_idle
+from hooks.inbox_ingest import ingest_inbox
 from hooks.stash_api import StashClient, StashError
+from hooks.stash_version import remember_version
 from hooks.stash_log import install_file_logging, register_secret
 from plex.client import PlexClient
 from plex.index import PathIndex
 from plex.sync import sync_scene
+from sync_queue import inbox
 from sync_queue.lock import drain_lock_held
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
-from validation.config import Config, data_dir_for, parse_config
+from validation.config import Config, ConfigError, data_dir_for, parse_config
 from worker.drain import DrainContext, DrainSummary
 from worker.sync_worker import SyncWorker
 
@@ -43,17 +46,26 @@ MAX_LIFETIME_S = float(os.environ.get("PLEXSYNC_DRAINER_LIFETIME", "600"))
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
 
-def build_plex_context(cfg: Config, data_dir: Path, fetch_image) -> tuple[DrainContext, PathIndex]:
-    """A DrainContext syncing through the real Plex client; close the index when done."""
+def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
+                       stash: StashClient | None = None) -> tuple[DrainContext, PathIndex]:
+    """A DrainContext syncing through the real Plex client; close the index when done.
+    With `stash`, the drain also turns the hooks' inbox into jobs (hooks/inbox_ingest.py)."""
     client = PlexClient(cfg, data_dir)
     index = PathIndex(data_dir)
+    ingest = pending = None
+    if stash is not None:
+        def ingest():
+            return ingest_inbox(data_dir, stash, cfg)
+
+        def pending():
+            return bool(inbox.pending(data_dir))
 
     def sync_job(snapshot: dict, record: dict | None, allow_scan: bool):
         return sync_scene(client, index, cfg, snapshot, record, fetch_image,
                           allow_scan=allow_scan)
 
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
-                        health_check=client.ping), index
+                        health_check=client.ping, ingest=ingest, pending_edits=pending), index
 
 
 def should_report(summary: DrainSummary | None) -> bool:
@@ -72,12 +84,16 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     install_file_logging(data_dir)
     if drain_lock_held(data_dir):
         return 0
-    cfg = parse_config(payload.get("settings"))
     stash = (StashClient.from_payload(payload["stash"]) if payload.get("stash")  # from process_queue.py
              else StashClient.from_server_connection(payload.get("server_connection") or {}))
-    register_secret(cfg.plex_token, *stash.secrets())
+    register_secret(*stash.secrets())
+    cfg = _settings(payload, stash, data_dir)
+    if cfg is None:
+        return 1
+    payload = {**payload, "settings": None}  # a hand-over reads them afresh
+    register_secret(cfg.plex_token)
     install_file_logging(data_dir, debug=cfg.debug_logging)
-    ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image)
+    ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image, stash)
     worker = SyncWorker(ctx, idle_exit_after=IDLE_EXIT_S)
     _stop_on_signals(worker)
     expired = threading.Event()
@@ -101,6 +117,26 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     if summary and not summary.lock_busy:
         log.info(f"background sync: {summary.line()}")
     return 0
+
+
+def _settings(payload: dict, stash: StashClient, data_dir: Path) -> Config | None:
+    """The settings the hook no longer fetches: asked here, once per drainer (with Stash's
+    version the first time). A problem is left as the summary the next hook shows."""
+    state = QueueState(data_dir)
+    try:
+        remember_version(stash, data_dir)
+        settings = payload.get("settings")
+        cfg = parse_config(settings if settings is not None else stash.plugin_settings())
+    except ConfigError as exc:
+        inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, True)
+        state.store_drain_summary(f"{exc}; the edits wait in PlexSync's queue", errors=True)
+        return None
+    except StashError as exc:
+        log.warning(f"could not read PlexSync's settings from Stash: {exc}")
+        state.store_drain_summary(str(exc), errors=True)
+        return None
+    inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, False)
+    return cfg
 
 
 def _hand_over(payload: dict, stash: StashClient, plugin_dir: Path, data_dir: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from hooks.stash_api import StashClient
+from hooks.stash_version import remember_version
 from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
 from sync_queue.store import QueueStore
 from validation.config import Config, parse_config
@@ -65,6 +66,7 @@ def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str:
     mode = check_mode(args.get("mode"))
     stash = StashClient.from_server_connection(conn)
     register_secret(*stash.secrets())
+    remember_version(stash, data_dir)  # once per Stash: documents adapt to it, too old stops here
     settings, cfg = load_settings(stash)
     install_stash_logging(debug=cfg.debug_logging)
     env = TaskEnv(cfg=cfg, settings=settings, stash=stash, plugin_dir=Path(plugin_dir),
