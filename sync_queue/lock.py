@@ -6,7 +6,6 @@ drainer never blocks the next one and no stale-pid guessing is needed. persist-q
 SQLiteAckQueue is safe for puts from many processes but not for several getters; this lock is
 what makes "one getter" true. The holder's pid is written into the file for people and status.
 """
-from __future__ import annotations
 
 import os
 import time
