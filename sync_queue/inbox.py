@@ -38,6 +38,9 @@ def write_edit(data_dir, name: str, body: bytes, *, once: bool = False) -> bool:
     """Durably place inbox/<name> holding `body`. once=True: False if that name is already in
     the inbox or was ingested within KEEP_DONE_S (another process of the same bulk edit)."""
     folder = inbox_dir(data_dir)
+    if once and (os.path.exists(os.path.join(folder, name))
+                 or os.path.exists(os.path.join(folder, DONE, name))):
+        return False  # the usual answer for a bulk edit's later processes: two stats, no write
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
