@@ -97,7 +97,9 @@ def _run_document(emulator, query, variables, operation_name, base_url) -> tuple
         document = parse(query)
     except GraphQLSyntaxError as exc:
         return 422, _failed([exc.formatted], "GRAPHQL_PARSE_FAILED")
-    errors = validate(SCHEMA, document)
+    # An emulator playing an older Stash release validates against that release's real
+    # schema (StashEmulator.validation_schema), exactly where gqlgen would answer 422.
+    errors = validate(getattr(emulator, "validation_schema", None) or SCHEMA, document)
     if errors:
         return 422, _failed([e.formatted for e in errors], "GRAPHQL_VALIDATION_FAILED")
     result = execute_sync(SCHEMA, document, variable_values=variables, operation_name=operation_name,
