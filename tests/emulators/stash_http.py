@@ -10,6 +10,7 @@ resolver errors get 200 with `errors` beside `data`.
 from __future__ import annotations
 
 import json
+import re
 import posixpath
 import socket
 import threading
@@ -111,7 +112,14 @@ def _run_document(emulator, query, variables, operation_name, base_url) -> tuple
 
 
 def _failed(errors: list, code: str) -> dict:
-    return {"errors": [{**e, "extensions": {"code": code}} for e in errors], "data": None}
+    return {"errors": [{**e, "message": _gqlparser_quotes(e["message"]), "extensions": {"code": code}}
+                       for e in errors], "data": None}
+
+
+def _gqlparser_quotes(message: str) -> str:
+    """graphql-core quotes names 'like this', Stash's gqlparser "like this" (e.g. Cannot query
+    field "groups" on type "Scene".): users read Stash's wording, so the emulator answers it."""
+    return re.sub(r"'([^'\s]*)'", r'"\1"', message)
 
 
 class StashHTTPServer(ThreadingHTTPServer):
