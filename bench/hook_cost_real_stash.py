@@ -192,6 +192,42 @@ def report(times: dict) -> dict:
     return out
 
 
+def breakdown(home: Path, data_dir: Path, rounds: int) -> dict:
+    """Where a hook's time goes, outside Stash: the same processes spawned directly with the
+    same stdin shape, alternating, while this bench holds the drain lock (drainer running)."""
+    plugin = home / "plugins" / "PlexSync"
+    conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": 9, "PluginDir": str(plugin),
+            "SessionCookie": {"Name": "session", "Value": "c"}}
+
+    def hook(fields: list) -> bytes:
+        return json.dumps({"server_connection": conn, "args": {"hookContext": {
+            "id": 1, "type": "Scene.Update.Post", "input": {"id": "1", "title": "t"},
+            "inputFields": fields}}}).encode()
+
+    runs = {
+        "python -S -c pass": ([sys.executable, "-S", "-c", "pass"], b""),
+        "python -c pass": ([sys.executable, "-c", "pass"], b""),
+        "empty hook": ([sys.executable, str(home / "plugins" / "EmptyHook" / "empty.py")], hook(["title"])),
+        "PlexSync, edit skipped (rating100)": ([sys.executable, "-S", str(plugin / "PlexSync.py")],
+                                               hook(["id", "rating100"])),
+        "PlexSync, edit noted": ([sys.executable, "-S", str(plugin / "PlexSync.py")],
+                                 hook(["id", "title"])),
+    }
+    times: dict = {name: [] for name in runs}
+    lock = DrainLock(data_dir)
+    while not lock.try_acquire(wait=1.0):
+        time.sleep(0.1)
+    try:
+        for _ in range(rounds):
+            for name, (argv, stdin) in runs.items():
+                started = time.perf_counter()
+                subprocess.run(argv, input=stdin, capture_output=True, check=True, cwd=plugin)
+                times[name].append(time.perf_counter() - started)
+    finally:
+        lock.release()
+    return {name: round(median(values) * 1000, 2) for name, values in times.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15, help="single-edit rounds (>= 15)")
@@ -239,6 +275,8 @@ def main() -> int:
         time.sleep(0.3)
         wait_drainer_gone(data_dir, inbox_too=True)
         summary = report(result["times"])
+        summary["breakdown_median_ms (outside Stash, 30 rounds)"] = breakdown(home, data_dir, 30)
+        summary["PYTHONDONTWRITEBYTECODE"] = os.environ.get("PYTHONDONTWRITEBYTECODE")
         summary["python"] = sys.executable
         summary["stash"] = stash.gql("{ version { version } }")["version"]["version"]
         summary["load_average"] = os.getloadavg()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.inbox_ingest import ingest_inbox
-from hooks.stash_api import StashClient, StashError
+from hooks.stash_api import StashClient, StashError, StashTooOld
 from hooks.stash_version import remember_version
 from hooks.stash_log import install_file_logging, register_secret
 from plex.client import PlexClient
@@ -125,6 +125,12 @@ def _settings(payload: dict, stash: StashClient, data_dir: Path) -> Config | Non
     state = QueueState(data_dir)
     try:
         remember_version(stash, data_dir)
+    except StashTooOld as exc:
+        state.store_drain_summary(str(exc), errors=True)
+        return None
+    except StashError:  # learnt on the first refused document instead
+        pass
+    try:
         settings = payload.get("settings")
         cfg = parse_config(settings if settings is not None else stash.plugin_settings())
     except ConfigError as exc:
