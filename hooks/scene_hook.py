@@ -138,8 +138,10 @@ class _SettingsCheck:
         self.error = None
         self.cfg = None
         from hooks.stash_api import StashError
+        from hooks.stash_version import remember_version
         try:
-            settings = StashClient.from_server_connection(conn).plugin_settings()
+            client = remember_version(StashClient.from_server_connection(conn), data_dir, ask=False)
+            settings = client.plugin_settings()
         except StashError:  # keep the edit; the drainer reads the settings when Stash answers
             return
         try:

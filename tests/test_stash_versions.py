@@ -115,3 +115,14 @@ def test_only_releases_below_the_minimum_are_refused():
     assert check_supported("dev build") is None  # unknown: assume the newest, adapt on refusal
     with pytest.raises(StashTooOld):
         check_supported("v0.23.9")
+
+
+def test_a_task_on_a_stash_older_than_v0_24_stops_with_that_one_line(stash_factory, tmp_path):
+    from hooks.errors import describe_failure
+    from worker.tasks.registry import run_task
+    stash = stash_factory(version="v0.23.1")
+    conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": stash.port}
+    with pytest.raises(StashTooOld) as too_old:
+        run_task({"mode": "queue_status"}, conn, tmp_path, tmp_path / "data")
+    assert describe_failure(too_old.value).startswith("PlexSync needs Stash v0.24.0 or newer")
+    assert [r.operation_name for r in stash.graphql_log] == ["PlexSyncStashVersion"]
