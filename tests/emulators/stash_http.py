@@ -102,7 +102,10 @@ def _run_document(emulator, query, variables, operation_name, base_url) -> tuple
     # schema (StashEmulator.validation_schema), exactly where gqlgen would answer 422.
     errors = validate(getattr(emulator, "validation_schema", None) or SCHEMA, document)
     if errors:
-        return 422, _failed([e.formatted for e in errors], "GRAPHQL_VALIDATION_FAILED")
+        # The real v0.30.1-19 server answers these with 400 (measured); the default stays
+        # 422 as gqlgen documents it; StashEmulator(validation_status=400) plays the former.
+        return (getattr(emulator, "validation_status", 422),
+                _failed([e.formatted for e in errors], "GRAPHQL_VALIDATION_FAILED"))
     result = execute_sync(SCHEMA, document, variable_values=variables, operation_name=operation_name,
                           context_value={"emulator": emulator, "base_url": base_url})
     formatted = [e.formatted for e in result.errors or ()]

@@ -46,7 +46,7 @@ class StashEmulator:
 
     def __init__(self, api_key: str | None = None, username: str | None = None,
                  password: str | None = None, *, tz=timezone.utc, clock=None,
-                 version: str = "v0.30.1", validation_schema=None):
+                 version: str = "v0.30.1", validation_schema=None, validation_status: int = 422):
         self.api_key = api_key
         self.username = username if username is not None else ("stash" if api_key else None)
         self.password = password if password is not None else secrets.token_hex(8)
@@ -56,6 +56,7 @@ class StashEmulator:
         # An older Stash: documents are validated against its real schema (a GraphQLSchema
         # built from ../shared/stash-schema/<version>) and answered from the emulator's data.
         self.validation_schema = validation_schema
+        self.validation_status = validation_status  # a refused document: 422 (gqlgen) or 400
         self.hook_sink: HookSink | None = None
         self.hook_log: list[HookCall] = []
         self.hook_errors: list[str] = []
