@@ -47,7 +47,13 @@ def ingest_inbox(data_dir, stash: StashClient, cfg: Config, now: float | None = 
         for scene_id in edit["scene_ids"]:
             newest.pop(scene_id, None)
             newest[scene_id] = edit
-    scenes = stash.scenes_by_id(list(newest)) if newest else []
+    for odd in [scene_id for scene_id in newest if not scene_id.isdigit()]:
+        log.warning(f"an edit named scene {odd[:40]!r}, which is no Stash scene id; ignored")
+        del newest[odd]
+    problems: list = []
+    scenes = stash.scenes_by_id(list(newest), errors=problems) if newest else []
+    for problem in problems:
+        log.warning(f"Stash could not answer for a scene: {problem}")
     jobs = []
     for scene in scenes:
         edit = newest[str(scene.get("id"))]

@@ -187,11 +187,14 @@ class StashClient:
             headers["Cookie"] = f"session={self.session_cookie}"
         return headers
 
-    def execute(self, document: str, variables: dict | None = None) -> dict:
+    def execute(self, document: str, variables: dict | None = None, *,
+                partial: list | None = None) -> dict:
         """Send one document, adapted to this Stash's version. A validation error while the
-        version is still unknown asks Stash's version once and retries the adapted form."""
+        version is still unknown asks Stash's version once and retries the adapted form.
+        partial: a list to collect field errors in when Stash answered data beside them
+        (instead of failing the whole answer: one broken scene must not block the rest)."""
         try:
-            return self._send(adapt_document(document, self.stash_version), variables)
+            return self._send(adapt_document(document, self.stash_version), variables, partial)
         except StashRejected:
             if self.version_known:
                 raise
@@ -199,7 +202,7 @@ class StashClient:
             adapted = adapt_document(document, self.stash_version)
             if adapted == document:
                 raise
-            return self._send(adapted, variables)
+            return self._send(adapted, variables, partial)
 
     def learn_version(self) -> tuple | None:
         """Ask Stash its version (one request); StashTooOld below the supported range."""
@@ -210,7 +213,7 @@ class StashClient:
             self.on_version_learnt(text)
         return self.stash_version
 
-    def _send(self, document: str, variables: dict | None) -> dict:
+    def _send(self, document: str, variables: dict | None, partial: list | None = None) -> dict:
         body = json.dumps({"query": document, "variables": variables or {}}).encode()
         request = urllib.request.Request(
             f"{self.base_url}/graphql", data=body, method="POST",
@@ -232,7 +235,9 @@ class StashClient:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise StashError(f"Stash is not reachable at {self.base_url}: {reason}") from None
-        if payload.get("errors"):
+        if payload.get("errors") and partial is not None and payload.get("data"):
+            partial += [str(e.get("message", "?")) for e in payload["errors"]]
+        elif payload.get("errors"):
             messages = "; ".join(str(e.get("message", "?")) for e in payload["errors"])
             raise StashError(f"Stash GraphQL error: {messages}")
         return payload.get("data") or {}
@@ -254,14 +259,16 @@ class StashClient:
         scenes = [data.get(f"s{n}") for n in range(len(ids))]
         return _plugin_settings(data), [_groups_form(scene) for scene in scenes if scene]
 
-    def scenes_by_id(self, scene_ids: list, chunk: int = 100) -> list:
-        """The scenes that still exist, in `chunk`-sized requests (one for a usual bulk edit)."""
+    def scenes_by_id(self, scene_ids: list, chunk: int = 100, errors: list | None = None) -> list:
+        """The scenes that still exist, in `chunk`-sized requests (one for a usual bulk edit);
+        Stash's messages about single scenes go to `errors` instead of failing them all."""
         ids = [str(i) for i in scene_ids]
         found = []
         for start in range(0, len(ids), chunk):
             part = ids[start:start + chunk]
             data = self.execute(scenes_document(len(part)),
-                                {f"id{n}": i for n, i in enumerate(part)})
+                                {f"id{n}": i for n, i in enumerate(part)},
+                                partial=errors if errors is not None else [])
             found += [_groups_form(data[f"s{n}"]) for n in range(len(part)) if data.get(f"s{n}")]
         return found
 

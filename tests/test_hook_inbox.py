@@ -135,3 +135,12 @@ def test_counts_show_noted_edits_as_ready(stash, stash_library, noted):
     _hook(stash, noted, scene, {"id": scene, "title": "y"}, ["id", "title"])
     counts = QueueStore(noted).counts()
     assert counts["ready"] == 1 and counts["inbox"] == 1
+
+
+def test_an_edit_naming_no_scene_id_cannot_block_the_inbox(stash, stash_library, noted):
+    scene = str(stash_library.scenes["part1"])
+    inbox.write_edit(noted, "00000000000000000001-1-x.json",
+                     b'{"scene_ids": ["None"], "update_type": "update", "enqueued_at": 1.0}')
+    _hook(stash, noted, scene, {"id": scene, "title": "y"}, ["id", "title"])
+    assert ingest_inbox(noted, StashClient(stash.url), parse_config(SETTINGS)) == 1
+    assert inbox.pending(noted) == [] and [j["scene_id"] for j in _jobs(noted)] == [int(scene)]
