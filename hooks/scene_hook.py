@@ -114,7 +114,10 @@ def _bulk_key(hook_type: str, hook_input, fields, now: float) -> str:
     for the earlier one (Stash changes some scenes without a scene hook, e.g. deleting a tag).
     Straddling a bucket boundary only costs one more inbox file.
     """
-    from _sha1 import sha1  # the builtin module: hashlib would load OpenSSL (~2 ms)
+    try:
+        from _sha1 import sha1  # the builtin module: hashlib would load OpenSSL (~2 ms)
+    except ImportError:  # a Python built without the builtin hashes
+        from hashlib import sha1
     basis = dumps([hook_type, hook_input, sorted(fields or []), int(now // 600)])
     return sha1(basis.encode()).hexdigest()[:20]
 
