@@ -193,15 +193,16 @@ class StashClient:
         version is still unknown asks Stash's version once and retries the adapted form.
         partial: a list to collect field errors in when Stash answered data beside them
         (instead of failing the whole answer: one broken scene must not block the rest)."""
+        sent = adapt_document(document, self.stash_version)
         try:
-            return self._send(adapt_document(document, self.stash_version), variables, partial)
-        except StashRejected:
+            return self._send(sent, variables, partial)
+        except StashRejected as refused:
             if self.version_known:
                 raise
             self.learn_version()
             adapted = adapt_document(document, self.stash_version)
-            if adapted == document:
-                raise
+            if adapted == sent:  # not a version matter: Stash's words, and its version
+                raise StashRejected(f"{refused}{self._version_hint()}") from None
             return self._send(adapted, variables, partial)
 
     def learn_version(self) -> tuple | None:
