@@ -58,12 +58,17 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: floa
         return f"scene {scene_id}: no synced field changed ({', '.join(sorted(fields)) or 'none'})"
 
     now = time.time() if now is None else now
+    is_bulk = isinstance(hook_input, dict) and isinstance(hook_input.get("ids"), list)
+    name = f"{inbox.BULK_PREFIX}{_bulk_key(hook_type, hook_input, fields, now)}.json" \
+        if is_bulk else f"{time.time_ns():020d}-{os.getpid()}-{scene_id if scene_id.isdigit() else 'x'}.json"
+    if is_bulk and inbox.already_noted(data_dir, name):
+        # An earlier process of this same bulk edit already noted every scene of it.
+        return f"scene {scene_id}: already queued with its bulk edit"
     flags = _flags(data_dir)
     settings_check = _SettingsCheck(conn, data_dir) if flags & set(SETTINGS_FLAGS) else None
     if settings_check is not None and settings_check.disabled():
         return "PlexSync is disabled (setting Enabled); nothing queued"
 
-    is_bulk = isinstance(hook_input, dict) and isinstance(hook_input.get("ids"), list)
     scene_ids = [str(i) for i in hook_input["ids"]] if is_bulk else [scene_id]
     if scene_id not in scene_ids:
         scene_ids.append(scene_id)
@@ -72,14 +77,8 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: floa
     not_before = now + NEW_SCENE_DELAY_S if hook_type == CREATE_POST else 0.0
     body = dumps({"scene_ids": scene_ids, "update_type": update_type, "enqueued_at": now,
                   "not_before": not_before}).encode()
-    if is_bulk:
-        name = f"{inbox.BULK_PREFIX}{_bulk_key(hook_type, hook_input, fields, now)}.json"
-        if not inbox.write_edit(data_dir, name, body, once=True):
-            # An earlier process of this same bulk edit already noted every scene of it.
-            return f"scene {scene_id}: already queued with its bulk edit"
-    else:
-        tag = scene_id if scene_id.isdigit() else "x"
-        inbox.write_edit(data_dir, f"{time.time_ns():020d}-{os.getpid()}-{tag}.json", body)
+    if not inbox.write_edit(data_dir, name, body, once=is_bulk):
+        return f"scene {scene_id}: already queued with its bulk edit"  # lost the race to link
 
     if inbox.SUMMARY_FLAG in flags:
         _surface_drain_summary(data_dir, say)

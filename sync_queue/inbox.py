@@ -38,8 +38,7 @@ def write_edit(data_dir, name: str, body: bytes, *, once: bool = False) -> bool:
     """Durably place inbox/<name> holding `body`. once=True: False if that name is already in
     the inbox or was ingested within KEEP_DONE_S (another process of the same bulk edit)."""
     folder = inbox_dir(data_dir)
-    if once and (os.path.exists(os.path.join(folder, name))
-                 or os.path.exists(os.path.join(folder, DONE, name))):
+    if once and already_noted(data_dir, name):
         return False  # the usual answer for a bulk edit's later processes: two stats, no write
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{name}")
     try:
@@ -68,6 +67,12 @@ def write_edit(data_dir, name: str, body: bytes, *, once: bool = False) -> bool:
         _unlink(tmp)
     _sync_dir(folder)
     return True
+
+
+def already_noted(data_dir, name: str) -> bool:
+    """inbox/<name> is waiting, or was ingested within KEEP_DONE_S (two stats)."""
+    folder = inbox_dir(data_dir)
+    return os.path.exists(os.path.join(folder, name)) or os.path.exists(os.path.join(folder, DONE, name))
 
 
 def pending(data_dir) -> list[str]:

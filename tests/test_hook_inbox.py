@@ -144,3 +144,15 @@ def test_an_edit_naming_no_scene_id_cannot_block_the_inbox(stash, stash_library,
     _hook(stash, noted, scene, {"id": scene, "title": "y"}, ["id", "title"])
     assert ingest_inbox(noted, StashClient(stash.url), parse_config(SETTINGS)) == 1
     assert inbox.pending(noted) == [] and [j["scene_id"] for j in _jobs(noted)] == [int(scene)]
+
+
+def test_with_a_flag_set_only_the_first_process_of_a_bulk_edit_reads_the_settings(
+        stash, stash_library, noted):
+    inbox.set_flag(noted, inbox.AUTH_FLAG, True)  # e.g. Plex rejected a token earlier
+    ids = [str(i) for i in stash_library.scenes.values()][:4]
+    bulk = {"ids": ids, "title": "bulk"}
+    stash.clear_logs()
+    for scene_id in ids:
+        _hook(stash, noted, scene_id, bulk, ["ids", "title"])
+    assert [r.operation_name for r in stash.graphql_log] == ["PlexSyncSettings"]
+    assert len(inbox.pending(noted)) == 1
