@@ -3,7 +3,7 @@
 Until now the queue lived in <plugin folder>/data: gone with the folder when a user deletes or
 reinstalls the plugin (older Stash package managers removed the whole folder), and left behind
 when PlexSync moves from plugins/PlexSync to plugins/<source path>/PlexSync. The first run of
-this version moves that folder to <Stash config folder>/plexsync (validation.config.data_dir_for),
+this version moves that folder to <Stash config folder>/plexsync (validation.data_dir),
 so the jobs in it survive.
 Cost on the hook path when there is nothing to move: one stat.
 """
@@ -14,17 +14,17 @@ import os
 from pathlib import Path
 
 from sync_queue.lock import DrainLock
-from validation.config import LEGACY_DATA_FOLDER, data_dir_for
+from validation.data_dir import data_dir_path, legacy_data_dir
 
 log = logging.getLogger("PlexSync")
 
 
 def data_dir_with_migration(plugin_dir: str | Path, stash_config_dir: str | Path | None) -> Path:
     """The data folder to use for this run, after moving the legacy one there if needed."""
-    target = data_dir_for(plugin_dir, stash_config_dir)
+    target = Path(data_dir_path(plugin_dir, stash_config_dir))
     if os.environ.get("PLEXSYNC_DATA_DIR"):
         return target  # chosen by the user: nothing of theirs is moved
-    legacy = Path(plugin_dir) / LEGACY_DATA_FOLDER
+    legacy = Path(legacy_data_dir(plugin_dir))
     if target == legacy or not legacy.is_dir():
         return target
     if target.exists():

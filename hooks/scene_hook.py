@@ -1,26 +1,22 @@
-"""Scene.Update.Post / Scene.Create.Post: queue the scene's new state, make sure a drainer
-runs, and get out of Stash's way.
+"""Scene.Update.Post / Scene.Create.Post: note which scenes changed, make sure a drainer runs,
+and get out of Stash's way.
 
 Stash waits for every hook process, one after another, with no timeout; a bulk edit of N
-scenes starts N processes. So this path does one Stash request at most, one SQLite commit,
-never talks to Plex, and imports nothing heavier than the standard library.
-"""
-from __future__ import annotations
+scenes starts N processes, each given the whole bulk input. So in steady state this path sends
+NO request to Stash and opens no database: it writes one small inbox file (sync_queue/inbox.py),
+probes the drain lock and, if no drainer runs, spawns one. The drainer asks Stash for the
+scenes' current state (newest edit wins) and for PlexSync's settings. Only when the drain side
+left a flag saying the settings matter here (PlexSync disabled, the Plex token rejected, the
+settings invalid) does the hook fetch them: one request, and only until the flag clears.
 
-import hashlib
-import json
-import logging
+Imports: os, time, _sha1 and our own lean modules only (tests/test_hook_path_imports.py).
+"""
 import os
 import time
-from pathlib import Path
 
 from hooks.drainer_launch import start_drainer_if_idle
-from hooks.stash_api import StashClient
-from sync_queue.store import QueueStore
-from hooks.scene_jobs import jobs_from_scenes
-from validation.config import parse_config
-
-log = logging.getLogger(__name__)
+from hooks.lean_json import dumps
+from sync_queue import inbox
 
 UPDATE_POST = "Scene.Update.Post"
 CREATE_POST = "Scene.Create.Post"
@@ -36,10 +32,22 @@ SYNCED_INPUT_FIELDS = frozenset({
 # Plex usually needs a moment to import a file Stash has just scanned.
 NEW_SCENE_DELAY_S = float(os.environ.get("PLEXSYNC_NEW_SCENE_DELAY", "30"))
 
+# Flags after which the hook must see PlexSync's settings before it decides anything.
+SETTINGS_FLAGS = (inbox.DISABLED_FLAG, inbox.AUTH_FLAG, inbox.SETTINGS_FLAG)
 
-def handle_scene_hook(conn: dict, context: dict, plugin_dir: Path, data_dir: Path,
-                      now: float | None = None) -> str:
-    """Queue the scene(s) this hook is about; returns the line Stash shows as output."""
+
+def _stderr_log(level: str, message: str) -> None:
+    import sys
+    sys.stderr.write(f"\x01{level[0]}\x02{message}\n")
+    sys.stderr.flush()
+
+
+def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: float | None = None,
+                      say=_stderr_log) -> str:
+    """Queue the scene(s) this hook is about; returns the line Stash shows as output.
+
+    say(level, message) writes one line to Stash's log ("info", "warning", "error").
+    """
     hook_type = context.get("type")
     scene_id = str(context.get("id"))
     hook_input = context.get("input")
@@ -50,61 +58,112 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir: Path, data_dir: Pat
         return f"scene {scene_id}: no synced field changed ({', '.join(sorted(fields)) or 'none'})"
 
     now = time.time() if now is None else now
-    store = QueueStore(data_dir)
-    is_bulk = isinstance(hook_input, dict) and "ids" in hook_input
-    key = _job_key(hook_type, scene_id, hook_input, fields, is_bulk, now)
-    if is_bulk and store.latest_job_key(scene_id) == key:
-        # An earlier process of this same bulk edit already queued every scene of it.
+    is_bulk = isinstance(hook_input, dict) and isinstance(hook_input.get("ids"), list)
+    name = f"{inbox.BULK_PREFIX}{_bulk_key(hook_type, hook_input, fields, now)}.json" \
+        if is_bulk else f"{time.time_ns():020d}-{os.getpid()}-{scene_id if scene_id.isdigit() else 'x'}.json"
+    if is_bulk and inbox.already_noted(data_dir, name):
+        # An earlier process of this same bulk edit already noted every scene of it.
         return f"scene {scene_id}: already queued with its bulk edit"
+    flags = _flags(data_dir)
+    settings_check = _SettingsCheck(conn, data_dir) if flags & set(SETTINGS_FLAGS) else None
+    if settings_check is not None and settings_check.disabled():
+        return "PlexSync is turned off (setting Enabled); nothing queued"
 
     scene_ids = [str(i) for i in hook_input["ids"]] if is_bulk else [scene_id]
     if scene_id not in scene_ids:
         scene_ids.append(scene_id)
-    stash = StashClient.from_server_connection(conn)
-    settings, scenes = stash.hook_bundle(scene_ids)
-    cfg = parse_config(settings)
-    if not cfg.enabled:
-        return "PlexSync is turned off (setting Enabled); nothing queued"
-
     update_type = "create" if hook_type == CREATE_POST else (
         "bulk" if is_bulk else "scan" if hook_input is None else "update")
     not_before = now + NEW_SCENE_DELAY_S if hook_type == CREATE_POST else 0.0
-    jobs = jobs_from_scenes(scenes, cfg.max_tags, update_type=update_type, job_key=key,
-                            now=now, not_before=not_before)
-    missing = sorted(set(scene_ids) - {str(s.get("id")) for s in scenes}, key=_numeric)
-    if missing:
-        log.warning(f"scene(s) {', '.join(missing)} no longer exist in Stash; nothing to sync")
-    if jobs:
-        store.enqueue(jobs)
+    body = dumps({"scene_ids": scene_ids, "update_type": update_type, "enqueued_at": now,
+                  "not_before": not_before}).encode()
+    if not inbox.write_edit(data_dir, name, body, once=is_bulk):
+        return f"scene {scene_id}: already queued with its bulk edit"  # lost the race to link
 
-    background_report = store.take_unreported_drain_summary()
-    if background_report:
-        log.info(f"background sync: {background_report}")
-    if store.auth_failed_for(cfg.token_fingerprint):
-        # Starting a drainer would only hear the same 401 again: say what to fix instead.
-        log.warning("Plex rejected the configured Plex token; edits wait in PlexSync's queue. "
-                    "Set a valid token in Settings > Plugins > PlexSync: syncing resumes with "
-                    "the next edit or the Process Queue task.")
-    else:
-        start_drainer_if_idle(plugin_dir, data_dir, {"server_connection": conn, "settings": settings})
-    if not jobs:
-        return f"scene {scene_id}: nothing queued"
-    return (f"queued {len(jobs)} scenes for Plex" if len(jobs) > 1
+    if inbox.SUMMARY_FLAG in flags:
+        _surface_drain_summary(data_dir, say)
+    if settings_check is not None:
+        settings_check.raise_if_invalid()  # the edit is kept; the user reads what to fix
+        if settings_check.token_rejected():
+            # Starting a drainer would only hear the same 401 again: say what to fix instead.
+            say("warning", "Plex rejected the configured Plex token; edits wait in PlexSync's "
+                "queue. Set a valid token in Settings > Plugins > PlexSync: syncing resumes "
+                "with the next edit or the Process Queue task.")
+            return _queued_line(scene_id, scene_ids)
+    start_drainer_if_idle(plugin_dir, data_dir, {"server_connection": conn})
+    return _queued_line(scene_id, scene_ids)
+
+
+def _queued_line(scene_id: str, scene_ids: list) -> str:
+    return (f"queued {len(scene_ids)} scenes for Plex" if len(scene_ids) > 1
             else f"scene {scene_id}: queued for Plex")
 
 
-def _job_key(hook_type: str, scene_id: str, hook_input, fields, is_bulk: bool, now: float) -> str:
-    """Same for every process of one bulk edit; unique per single edit.
+def _flags(data_dir) -> set:
+    try:
+        return set(os.listdir(os.fspath(data_dir)))
+    except FileNotFoundError:
+        return set()
+
+
+def _bulk_key(hook_type: str, hook_input, fields, now: float) -> str:
+    """The same for every process of one bulk edit (they all get the whole input).
 
     The ten-minute bucket keeps a repeat of an identical bulk edit much later from being taken
     for the earlier one (Stash changes some scenes without a scene hook, e.g. deleting a tag).
-    Straddling a bucket boundary only costs one more full enqueue.
+    Straddling a bucket boundary only costs one more inbox file.
     """
-    basis = [hook_type, hook_input, sorted(fields or []), int(now // 600)]
-    if not is_bulk:
-        basis += [scene_id, time.time_ns()]
-    return hashlib.sha1(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    try:
+        from _sha1 import sha1  # the builtin module: hashlib would load OpenSSL (~2 ms)
+    except ImportError:  # a Python built without the builtin hashes
+        from hashlib import sha1
+    basis = dumps([hook_type, hook_input, sorted(fields or []), int(now // 600)])
+    return sha1(basis.encode()).hexdigest()[:20]
 
 
-def _numeric(value: str):
-    return (0, int(value)) if value.isdigit() else (1, value)
+def _surface_drain_summary(data_dir, say) -> None:
+    from sync_queue.store import QueueStore  # rare: only when a drain left a summary
+    inbox.set_flag(data_dir, inbox.SUMMARY_FLAG, False)  # before taking: a newer one re-flags
+    with QueueStore(data_dir) as store:
+        line = store.take_unreported_drain_summary()
+    if line:
+        say("info", f"background sync: {line}")
+
+
+class _SettingsCheck:
+    """PlexSync's settings, fetched (one request) only because a drain-side flag asks for it."""
+
+    def __init__(self, conn: dict, data_dir):
+        from hooks.stash_api import StashClient
+        from validation.config import ConfigError, parse_config
+        self.data_dir = data_dir
+        self.error = None
+        self.cfg = None
+        from hooks.stash_api import StashError
+        from hooks.stash_version import remember_version
+        try:
+            client = remember_version(StashClient.from_server_connection(conn), data_dir, ask=False)
+            settings = client.plugin_settings()
+        except StashError:  # keep the edit; the drainer reads the settings when Stash answers
+            return
+        try:
+            self.cfg = parse_config(settings)
+        except ConfigError as exc:
+            self.error = exc
+            return
+        inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, False)
+        inbox.set_flag(data_dir, inbox.DISABLED_FLAG, not self.cfg.enabled)
+
+    def disabled(self) -> bool:
+        return self.cfg is not None and not self.cfg.enabled
+
+    def raise_if_invalid(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def token_rejected(self) -> bool:
+        if self.cfg is None or not inbox.flag_set(self.data_dir, inbox.AUTH_FLAG):
+            return False
+        from sync_queue.store import QueueStore
+        with QueueStore(self.data_dir) as store:
+            return store.auth_failed_for(self.cfg.token_fingerprint)

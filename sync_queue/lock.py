@@ -6,11 +6,11 @@ drainer never blocks the next one and no stale-pid guessing is needed. persist-q
 SQLiteAckQueue is safe for puts from many processes but not for several getters; this lock is
 what makes "one getter" true. The holder's pid is written into the file for people and status.
 """
-from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
+
+# No pathlib here: the hook probes this lock on every edit and pathlib costs it milliseconds.
 
 LOCK_FILE = "drain.lock"
 
@@ -42,18 +42,21 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _open(data_dir: str | Path, name: str = LOCK_FILE) -> int:
-    path = Path(data_dir)
-    path.mkdir(parents=True, exist_ok=True)
+def _open(data_dir, name: str = LOCK_FILE) -> int:
+    path = os.path.join(os.fspath(data_dir), name)
     # O_CREAT without O_TRUNC: truncating would wipe the holder's pid under its feet.
-    return os.open(path / name, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.fspath(data_dir), exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
 
 
 class DrainLock:
     """Exclusive, non-blocking, process-lifetime lock on <data_dir>/drain.lock."""
 
-    def __init__(self, data_dir: str | Path, name: str = LOCK_FILE):
-        self.data_dir = Path(data_dir)
+    def __init__(self, data_dir, name: str = LOCK_FILE):
+        self.data_dir = data_dir
         self.name = name  # another file = another lock (the Plex play import has its own)
         self._fd: int | None = None
 
@@ -98,7 +101,7 @@ class DrainLock:
         self.release()
 
 
-def drain_lock_held(data_dir: str | Path) -> bool:
+def drain_lock_held(data_dir) -> bool:
     """True if some process (this one included) holds the drain lock right now.
 
     A probe has to take the lock for an instant; a drainer that starts in that instant retries
@@ -114,10 +117,10 @@ def drain_lock_held(data_dir: str | Path) -> bool:
         os.close(fd)
 
 
-def lock_holder_pid(data_dir: str | Path) -> int | None:
+def lock_holder_pid(data_dir) -> int | None:
     """The pid the current (or last) holder wrote into drain.lock, for status lines."""
     try:  # read from offset 1: on Windows the holder's lock covers byte 0 against reads too
-        fd = os.open(Path(data_dir) / LOCK_FILE, os.O_RDONLY)
+        fd = os.open(os.path.join(os.fspath(data_dir), LOCK_FILE), os.O_RDONLY)
         try:
             os.lseek(fd, 1, os.SEEK_SET)
             text = os.read(fd, 32).decode(errors="ignore").strip("\x00 \n")

@@ -13,6 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from sync_queue import inbox
 from sync_queue.store import AUTH_FAILURE_KEY, SUMMARY_KEY, as_connection
 
 BREAKER_KEY = "breaker"
@@ -54,6 +55,7 @@ class QueueState:
     def record_auth_failure(self, token_fingerprint: str, message: str) -> None:
         self.put(AUTH_FAILURE_KEY, {"fingerprint": token_fingerprint, "message": message,
                                     "at": self._clock()})
+        self._flag(inbox.AUTH_FLAG, True)
 
     def auth_blocked(self, token_fingerprint: str) -> str | None:
         """The stored error if this same token was rejected before; None once it changed."""
@@ -64,6 +66,7 @@ class QueueState:
 
     def clear_auth_failure(self) -> None:
         self.delete(AUTH_FAILURE_KEY)
+        self._flag(inbox.AUTH_FLAG, False)
 
     # -- drain status: lets a task report a background drainer's progress ------------------
     def drain_status(self) -> dict | None:
@@ -80,6 +83,14 @@ class QueueState:
     def store_drain_summary(self, line: str, *, errors: bool = False) -> None:
         self.put(SUMMARY_KEY, {"line": line, "errors": errors, "at": self._clock(),
                                "reported": False})
+        self._flag(inbox.SUMMARY_FLAG, True)
+
+    def _flag(self, flag: str, on: bool) -> None:
+        """Mirror a state the hook must notice as a flag file next to queue.db: the hook
+        reads the folder listing, never queue.db, unless a flag is there."""
+        path = self._conn.execute("PRAGMA database_list").fetchone()[2]
+        if path:
+            inbox.set_flag(os.path.dirname(path), flag, on)
 
     def last_drain_summary(self) -> dict | None:
         return self.get(SUMMARY_KEY)

@@ -18,6 +18,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from sync_queue import inbox
+
 QUEUE_DB = "queue.db"
 QUEUE_TABLE = "ack_queue_default"  # persist-queue: f"{_TABLE_NAME}_{name}" with name "default"
 STATUS_READY = 1  # persist-queue AckStatus: inited 0, ready 1, unack 2, acked 5, ack_failed 9
@@ -184,8 +186,10 @@ class QueueStore:
         scheduled, next_due = q("SELECT COUNT(*), MIN(not_before) FROM scheduled_jobs").fetchone()
         by_reason = dict(q("SELECT reason_code, COUNT(*) FROM dead_letters "
                            "GROUP BY reason_code").fetchall())
+        noted = len(inbox.pending(self.data_dir))  # edits hooks noted, not yet turned into jobs
         return {
-            "ready": by_status.get(0, 0) + by_status.get(STATUS_READY, 0),
+            "ready": by_status.get(0, 0) + by_status.get(STATUS_READY, 0) + noted,
+            "inbox": noted,
             "in_flight": by_status.get(STATUS_UNACK, 0),
             "scheduled": scheduled,
             "next_due": next_due,

@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from sync_queue.store import QueueStore
+
 from sync_queue.lock import drain_lock_held
 from sync_queue.state import QueueState
 from tests.e2e_fixtures import PROOF_PLEX_TOKEN, PROOF_STASH_API_KEY, wait_until
@@ -131,10 +133,14 @@ def test_no_secret_in_any_log_file_dead_letter_or_stored_url(secured):
     extra["cli health while Plex is down"] = run_cli(env, "health", "-v")
     env.plex.up()
 
-    # the session Stash gave PlexSync expires: hooks and cover fetches are refused
+    # the session Stash gave PlexSync expires: the drainer's reads and cover fetches are
+    # refused; the hook (which asks Stash nothing) keeps the edit for a drainer Stash accepts
     env.stash._sessions.discard(cookie)
     env.edit(list(scenes)[19], title="after the session expired")
-    env.wait_drained(timeout=60)
+    wait_until(lambda: not drain_lock_held(env.data_dir)
+               and QueueStore(env.data_dir).counts()["ready"] == 1, 60,
+               what="the drainer to give up on the refused reads")
+    assert QueueStore(env.data_dir).counts()["inbox"] == 1  # kept for a drainer Stash accepts
 
     # the secrets were really in play ...
     auths = {r.auth for r in env.stash.graphql_requests()}

@@ -91,7 +91,16 @@ def test_counts_come_from_sqlite_as_every_process_sees_them(tmp_path):
     counts = QueueStore(tmp_path).counts()  # a fresh connection: nothing cached per process
     assert counts == {"ready": 2, "in_flight": 1, "scheduled": 0, "next_due": None,
                       "dead_letters": 1, "dead_letters_by_reason": {AMBIGUOUS_MATCH: 1},
-                      "skipped": 1}
+                      "skipped": 1, "inbox": 0}
+
+
+def test_edits_a_hook_noted_count_as_ready_before_the_drainer_reads_them(tmp_path):
+    from sync_queue import inbox
+    inbox.write_edit(tmp_path, "00000000000000000001-1-7.json", b'{"scene_ids": ["7"]}')
+    inbox.write_edit(tmp_path, "bulk-abc.json", b'{"scene_ids": ["8", "9"]}', once=True)
+    assert not inbox.write_edit(tmp_path, "bulk-abc.json", b"{}", once=True)  # same bulk edit
+    counts = QueueStore(tmp_path).counts()
+    assert (counts["ready"], counts["inbox"]) == (2, 2)
 
 
 def test_background_summary_is_reported_once(tmp_path):

@@ -20,7 +20,8 @@ from graphql.validation import NoDeprecatedCustomRule
 from tests.emulators.stash_graphql import SCHEMA as EMULATOR_SCHEMA
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REAL_SCHEMA_DIR = PROJECT_ROOT.parent / "shared" / "stash-schema" / "v0.30.1"
+SCHEMA_ROOT = PROJECT_ROOT.parent / "shared" / "stash-schema"
+REAL_SCHEMA_DIR = SCHEMA_ROOT / "v0.30.1"
 BUILT_IN = {"String", "Int", "Float", "Boolean", "ID"}
 
 
@@ -30,13 +31,38 @@ def load_real_schema(directory: Path) -> GraphQLSchema:
     return build_schema("\n".join(parts + [(directory / "schema.graphql").read_text(encoding="utf-8")]))
 
 
+def schema_versions() -> list[str]:
+    """Every Stash release folder in ../shared/stash-schema (v0.24.3 ... v0.30.1)."""
+    if not SCHEMA_ROOT.is_dir():
+        return []
+    return sorted((d.name for d in SCHEMA_ROOT.iterdir() if (d / "schema.graphql").is_file()),
+                  key=lambda name: _version(name))
+
+
+def _version(name: str) -> tuple:
+    return tuple(int(part) for part in name.lstrip("v").split("."))
+
+
 def plexsync_documents() -> dict[str, str] | None:
-    """name -> document from hooks.stash_api; None while that module does not exist."""
+    """name -> document: every module-level *_QUERY / *_MUTATION string of every hooks/*.py
+    module, plus the generated ones hooks.stash_api.documents_for_tests() lists. None while
+    hooks/stash_api.py does not exist."""
     if importlib.util.find_spec("hooks") is None or importlib.util.find_spec("hooks.stash_api") is None:
         return None
-    module = importlib.import_module("hooks.stash_api")
-    return {name: value for name, value in sorted(vars(module).items())
-            if name.endswith(("_QUERY", "_MUTATION")) and isinstance(value, str)}
+    documents = {}
+    for path in sorted((PROJECT_ROOT / "hooks").glob("*.py")):
+        module = importlib.import_module(f"hooks.{path.stem}")
+        documents.update({name: value for name, value in sorted(vars(module).items())
+                          if name.endswith(("_QUERY", "_MUTATION")) and isinstance(value, str)})
+    stash_api = importlib.import_module("hooks.stash_api")
+    documents.update(stash_api.documents_for_tests())
+    return documents
+
+
+def stash_versions_of(name: str) -> tuple:
+    """The first Stash version a document needs (hooks.stash_api.DOCUMENT_MIN_STASH)."""
+    stash_api = importlib.import_module("hooks.stash_api")
+    return stash_api.DOCUMENT_MIN_STASH.get(name, stash_api.MINIMUM_STASH)
 
 
 def conformance_problems(subset: GraphQLSchema, real: GraphQLSchema) -> list[str]:
@@ -106,29 +132,85 @@ def real_schema() -> GraphQLSchema:
     return load_real_schema(REAL_SCHEMA_DIR)
 
 
+_SCHEMAS: dict = {}
+
+
+def schema_of(version: str) -> GraphQLSchema:
+    if version not in _SCHEMAS:
+        _SCHEMAS[version] = load_real_schema(SCHEMA_ROOT / version)
+    return _SCHEMAS[version]
+
+
 DOCUMENTS = plexsync_documents()
+VERSIONS = schema_versions()
 NO_MODULE = pytest.mark.skip(reason="hooks/stash_api.py does not exist yet: no PlexSync GraphQL documents")
+NO_SCHEMAS = pytest.mark.skip(reason=f"no Stash schemas at {SCHEMA_ROOT} (../shared/stash-schema "
+                              "beside the project): per-version conformance not checked")
 DOCUMENT_PARAMS = ([pytest.param(name, id=name) for name in DOCUMENTS] if DOCUMENTS is not None
                    else [pytest.param(None, id="no-stash_api", marks=NO_MODULE)])
+# (document, Stash version) for every version the document is sent to.
+VERSION_PARAMS = ([pytest.param(name, version, id=f"{name}@{version}")
+                   for version in VERSIONS for name in DOCUMENTS
+                   if _version(version) >= stash_versions_of(name)]
+                  if DOCUMENTS is not None and VERSIONS else
+                  [pytest.param(None, None, id="no-schemas", marks=NO_SCHEMAS)])
 
 
-# ---- (a) every document PlexSync sends -------------------------------------------------------
+# ---- (a) every document PlexSync sends, to every Stash version it is sent to ------------------
 
 @pytest.mark.skipif(DOCUMENTS is None, reason="hooks/stash_api.py does not exist yet")
 def test_plexsync_defines_its_documents_where_these_tests_look():
     assert DOCUMENTS, "hooks/stash_api.py has no *_QUERY / *_MUTATION string constants"
+    assert {"SETTINGS_QUERY", "SCENES_QUERY", "FIND_SCENES_QUERY"} <= set(DOCUMENTS)
+    assert any(name.startswith("scenes_document(50") for name in DOCUMENTS)
+
+
+def test_every_schema_release_is_here():
+    if not VERSIONS:
+        pytest.skip(f"no Stash schemas at {SCHEMA_ROOT}")
+    assert VERSIONS[0] == "v0.24.3" and VERSIONS[-1] == "v0.30.1" and len(VERSIONS) == 7
+
+
+@pytest.mark.parametrize("name, version", VERSION_PARAMS)
+def test_document_is_valid_for_every_stash_version_it_is_sent_to(name, version):
+    from hooks.stash_api import adapt_document, parse_version
+    document = adapt_document(DOCUMENTS[name], parse_version(version))
+    errors = validate(schema_of(version), parse(document))
+    assert not errors, (f"{name} as sent to Stash {version} would be refused:\n"
+                        + "\n".join(e.message for e in errors))
+    deprecated = validate(schema_of(version), parse(document), [NoDeprecatedCustomRule])
+    assert not deprecated, (f"{name} relies on API Stash {version} deprecated:\n"
+                            + "\n".join(e.message for e in deprecated))
+
+
+@pytest.mark.skipif(not VERSIONS, reason="no Stash schemas in ../shared/stash-schema")
+def test_unadapted_documents_would_fail_on_old_stash():
+    """Why adapt_document exists: the newest form is refused by v0.24 (and v0.26 for groups)."""
+    from hooks.stash_api import HOOK_BUNDLE_QUERY
+    old = [e.message for e in validate(schema_of("v0.24.3"), parse(HOOK_BUNDLE_QUERY))]
+    assert any("groups" in m for m in old) and any("[String!]" in m for m in old), old
+    assert any("groups" in e.message for e in validate(schema_of("v0.26.2"), parse(HOOK_BUNDLE_QUERY)))
+
+
+@pytest.mark.skipif(not VERSIONS, reason="no Stash schemas in ../shared/stash-schema")
+def test_a_document_needing_newer_stash_is_checked_only_where_it_exists(monkeypatch):
+    """DOCUMENT_MIN_STASH keeps e.g. a sceneAddPlay mutation (v0.25+) off older schemas."""
+    import hooks.stash_api as stash_api
+    play = 'mutation PlexSyncPlay($id: ID!) { sceneAddPlay(id: $id) { count } }'
+    assert validate(schema_of("v0.24.3"), parse(play))  # v0.24 has no sceneAddPlay
+    assert not validate(schema_of("v0.25.1"), parse(play))
+    monkeypatch.setitem(stash_api.DOCUMENT_MIN_STASH, "SCENE_ADD_PLAY_MUTATION", (0, 25, 0))
+    checked = [v for v in VERSIONS if _version(v) >= stash_versions_of("SCENE_ADD_PLAY_MUTATION")]
+    assert checked[0] == "v0.25.1" and "v0.24.3" not in checked
+    for name in stash_api.DOCUMENT_MIN_STASH:
+        assert DOCUMENTS is not None and (name in DOCUMENTS or name == "SCENE_ADD_PLAY_MUTATION"), \
+            f"DOCUMENT_MIN_STASH names {name}, which is no document"
 
 
 @pytest.mark.parametrize("name", DOCUMENT_PARAMS)
 def test_document_is_valid_against_real_stash(name, real_schema):
     errors = validate(real_schema, parse(DOCUMENTS[name]))
     assert not errors, f"{name} would be refused by Stash v0.30.1:\n" + "\n".join(e.message for e in errors)
-
-
-@pytest.mark.parametrize("name", DOCUMENT_PARAMS)
-def test_document_uses_nothing_stash_deprecated(name, real_schema):
-    errors = validate(real_schema, parse(DOCUMENTS[name]), [NoDeprecatedCustomRule])
-    assert not errors, f"{name} relies on deprecated Stash API:\n" + "\n".join(e.message for e in errors)
 
 
 @pytest.mark.parametrize("name", DOCUMENT_PARAMS)

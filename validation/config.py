@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from validation.secrets import redact, worth_hiding
+from validation.data_dir import data_dir_path
 
 PLUGIN_ID = "PlexSync"
 
@@ -307,30 +307,6 @@ def _shown_url(url: str) -> str:
     return re.sub(r"(^|//)[^/@]*@", r"\1", base) + ("?…" if base != url else "")
 
 
-DATA_FOLDER = "plexsync"       # <Stash config folder>/plexsync: outside every plugin folder
-LEGACY_DATA_FOLDER = "data"    # <plugin folder>/data: before 0.2, deleted by Stash's uninstall
-STASH_CONFIG_FILE = "config.yml"
-
-
 def data_dir_for(plugin_dir: str | Path, stash_config_dir: str | Path | None = None) -> Path:
-    """Where PlexSync keeps its state: $PLEXSYNC_DATA_DIR if set, else <Stash config folder>/plexsync.
-
-    Not inside the plugin folder: Stash's package manager deletes that folder on uninstall and
-    on every update, queued edits with it. Stash passes its config folder to every plugin run
-    (server_connection.Dir); a run without it (process_queue.py) finds the folder holding
-    Stash's config.yml above the plugin folder. Only a plugin folder with no Stash above it
-    (a checkout) keeps <plugin folder>/data.
-    """
-    override = os.environ.get("PLEXSYNC_DATA_DIR")
-    if override:
-        return Path(override)
-    config_dir = stash_config_dir or stash_config_dir_above(plugin_dir)
-    return Path(config_dir) / DATA_FOLDER if config_dir else Path(plugin_dir) / LEGACY_DATA_FOLDER
-
-
-def stash_config_dir_above(plugin_dir: str | Path) -> Path | None:
-    """Stash's config folder for a plugin folder at <config>/plugins[/<source path>]/PlexSync."""
-    for parent in list(Path(plugin_dir).resolve().parents)[1:3]:
-        if (parent / STASH_CONFIG_FILE).is_file():
-            return parent
-    return None
+    """Where PlexSync keeps its state (validation/data_dir.py, which the hook uses directly)."""
+    return Path(data_dir_path(plugin_dir, stash_config_dir))

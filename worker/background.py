@@ -23,12 +23,15 @@ import threading
 from pathlib import Path
 
 from hooks.drainer_launch import start_drainer_if_idle
-from hooks.stash_api import StashClient, StashError
+from hooks.inbox_ingest import ingest_inbox
+from hooks.stash_api import StashClient, StashError, StashTooOld
+from hooks.stash_version import remember_version
 from hooks.stash_log import install_file_logging, register_secret
 from plex.client import PlexClient
 from plex.errors import PlexSyncError
 from plex.index import PathIndex
 from plex.sync import sync_scene
+from sync_queue import inbox
 from sync_queue.lock import drain_lock_held
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
@@ -46,17 +49,26 @@ MAX_LIFETIME_S = float(os.environ.get("PLEXSYNC_DRAINER_LIFETIME", "600"))
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
 
-def build_plex_context(cfg: Config, data_dir: Path, fetch_image) -> tuple[DrainContext, PathIndex]:
-    """A DrainContext syncing through the real Plex client; close the index when done."""
+def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
+                       stash: StashClient | None = None) -> tuple[DrainContext, PathIndex]:
+    """A DrainContext syncing through the real Plex client; close the index when done.
+    With `stash`, the drain also turns the hooks' inbox into jobs (hooks/inbox_ingest.py)."""
     client = PlexClient(cfg, data_dir)
     index = PathIndex(data_dir)
+    ingest = pending = None
+    if stash is not None:
+        def ingest():
+            return ingest_inbox(data_dir, stash, cfg)
+
+        def pending():
+            return bool(inbox.pending(data_dir))
 
     def sync_job(snapshot: dict, record: dict | None, allow_scan: bool):
         return sync_scene(client, index, cfg, snapshot, record, fetch_image,
                           allow_scan=allow_scan)
 
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
-                        health_check=client.ping), index
+                        health_check=client.ping, ingest=ingest, pending_edits=pending), index
 
 
 def should_report(summary: DrainSummary | None) -> bool:
@@ -78,18 +90,16 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     stash = (StashClient.from_payload(payload["stash"]) if payload.get("stash")  # from process_queue.py
              else StashClient.from_server_connection(payload.get("server_connection") or {}))
     register_secret(*stash.secrets(), *(payload.get("overrides") or {}).values())
-    try:
-        cfg = parse_config(effective_settings(payload))
-    except ConfigError as exc:  # one line where the user looks, not a traceback in a file
-        log.error(f"background sync not started: {exc}")
-        QueueState(data_dir).store_drain_summary(f"not started: {exc}", errors=True)
+    cfg = _settings(payload, stash, data_dir)
+    if cfg is None:
         return 1
+    payload = {**payload, "settings": None}  # a hand-over reads them afresh
     register_secret(cfg.plex_token)
     install_file_logging(data_dir, debug=cfg.debug_logging)
     counts = QueueStore(data_dir).counts()
     log.info(f"background sync started (pid {os.getpid()}): {counts['ready']} ready, "
              f"{counts['in_flight']} in flight, {counts['scheduled']} waiting")
-    ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image)
+    ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image, stash)
     worker = SyncWorker(ctx, idle_exit_after=IDLE_EXIT_S)
     _stop_on_signals(worker)
     expired = threading.Event()
@@ -134,6 +144,35 @@ def import_plex_plays(cfg: Config, stash: StashClient, data_dir: Path) -> Import
     if report is not None and not report.skipped:
         log.info(report.line())
     return report
+
+
+def _settings(payload: dict, stash: StashClient, data_dir: Path) -> Config | None:
+    """The settings the hook no longer fetches: asked here, once per drainer (with Stash's
+    version the first time). A problem is left as the summary the next hook shows."""
+    state = QueueState(data_dir)
+    try:
+        remember_version(stash, data_dir)
+    except StashTooOld as exc:
+        state.store_drain_summary(str(exc), errors=True)
+        return None
+    except StashError:  # learnt on the first refused document instead
+        pass
+    try:
+        settings = payload.get("settings")
+        settings = settings if settings is not None else stash.plugin_settings()
+        cfg = parse_config(effective_settings({**payload, "settings": settings}))
+    except ConfigError as exc:  # one line where the user looks, not a traceback in a file
+        log.error(f"background sync not started: {exc}")
+        inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, True)
+        state.store_drain_summary(f"not started: {exc}; the edits wait in PlexSync's queue",
+                                  errors=True)
+        return None
+    except StashError as exc:
+        log.warning(f"could not read PlexSync's settings from Stash: {exc}")
+        state.store_drain_summary(str(exc), errors=True)
+        return None
+    inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, False)
+    return cfg
 
 
 def effective_settings(payload: dict) -> dict:

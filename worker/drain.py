@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 LOCK_RETRY_S = 0.2     # ride out a hook's instant lock probe (drain_lock_held)
 POLL_INTERVAL_S = 0.5  # how often an idle drainer checks for new commits
 CLEAR_ACKED_EVERY = 200
+INGEST_RETRY_S = 5.0   # Stash did not answer an ingest: try the inbox again after this long
 
 
 @dataclass
@@ -50,6 +51,10 @@ class DrainContext:
     breaker_policy: Policy = Policy()
     lock: DrainLock | None = None  # default: DrainLock(data_dir)
     poll_interval: float = POLL_INTERVAL_S
+    # The hook's inbox (sync_queue/inbox.py): `ingest()` turns noted edits into jobs (asks
+    # Stash; may raise), `pending_edits()` says whether any wait. None: no inbox to read.
+    ingest: Callable[[], int] | None = None
+    pending_edits: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -168,6 +173,7 @@ class _Run:
                                       state=state_from_dict(self.state.breaker()),
                                       listeners=(self._breaker_moved,))
         self.halted = False
+        self.next_ingest_at = 0.0
         self.processed = 0
         self.retrying: set = set()
         self.started_at = clock()
@@ -176,6 +182,8 @@ class _Run:
 
     def has_work(self, idle_exit_after: float | None) -> bool:
         now = self.clock()
+        if self._ingest_due(now):
+            return True  # a hook noted an edit while we were letting go of the lock
         if idle_exit_after is None:
             return self.queue.has_work(now)
         return self.queue.ready_count() > 0 or self.queue.scheduled_count() > 0
@@ -198,6 +206,7 @@ class _Run:
                     continue
                 # HALF_OPEN without a health check: the next job is the probe
             now = self.clock()
+            self._ingest(now)
             self.queue.promote_due(now)
             taken = self.queue.take()
             if taken is not None:
@@ -226,8 +235,27 @@ class _Run:
             if remaining <= 0:
                 return
             self.wait(min(self.ctx.poll_interval, remaining))
-            if self.queue.data_version() != version:
+            if self.queue.data_version() != version or self._ingest_due(self.clock()):
                 return
+
+    def _ingest_due(self, now: float) -> bool:
+        pending = self.ctx.pending_edits
+        return pending is not None and now >= self.next_ingest_at and pending()
+
+    def _ingest(self, now: float) -> None:
+        """Turn the hooks' noted edits into jobs; when Stash does not answer, keep them and
+        try again later (they count as work again only then, so an idle drainer still exits)."""
+        if self.ctx.ingest is None or not self._ingest_due(now):
+            return
+        try:
+            count = self.ctx.ingest()
+        except Exception as exc:  # noqa: BLE001 - the files stay; the next round retries
+            self.next_ingest_at = now + INGEST_RETRY_S
+            log.warning(f"could not read the edited scenes from Stash ({exc}); "
+                        f"they stay queued and are read again in {INGEST_RETRY_S:g} s")
+            return
+        if count:
+            log.debug(f"{count} edited scene(s) queued from the hooks' inbox")
 
     def _auth_blocked(self) -> bool:
         message = self.state.auth_blocked(self.ctx.cfg.token_fingerprint)

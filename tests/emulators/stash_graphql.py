@@ -43,6 +43,8 @@ def scene_view(state: StashState, scene: dict, base_url: str) -> dict:
         "studio": studio_view(state, scene["studio_id"]),
         "groups": [{"group": named_view(state.groups[g]), "scene_index": index}
                    for g, index in scene["groups"]],
+        "movies": [{"movie": named_view(state.groups[g]), "scene_index": index}
+                   for g, index in scene["groups"]],
         "tags": [named_view(t) for t in tags],
         "performers": [performer_view(state, state.performers[p], base_url)
                        for p in scene["performer_ids"]],

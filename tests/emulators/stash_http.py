@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import json
+import re
 import posixpath
 import socket
 import threading
@@ -99,9 +100,14 @@ def _run_document(emulator, query, variables, operation_name, base_url) -> tuple
         document = parse(query)
     except GraphQLSyntaxError as exc:
         return 422, _failed([exc.formatted], "GRAPHQL_PARSE_FAILED")
-    errors = validate(SCHEMA, document)
+    # An emulator playing an older Stash release validates against that release's real
+    # schema (StashEmulator.validation_schema), exactly where gqlgen would answer 422.
+    errors = validate(getattr(emulator, "validation_schema", None) or SCHEMA, document)
     if errors:
-        return 422, _failed([e.formatted for e in errors], "GRAPHQL_VALIDATION_FAILED")
+        # The real v0.30.1-19 server answers these with 400 (measured); the default stays
+        # 422 as gqlgen documents it; StashEmulator(validation_status=400) plays the former.
+        return (getattr(emulator, "validation_status", 422),
+                _failed([e.formatted for e in errors], "GRAPHQL_VALIDATION_FAILED"))
     result = execute_sync(SCHEMA, document, variable_values=variables, operation_name=operation_name,
                           context_value={"emulator": emulator, "base_url": base_url})
     if result.data is None and result.errors and all(e.path is None for e in result.errors):
@@ -130,7 +136,14 @@ def _variable_error(error) -> dict:
 
 
 def _failed(errors: list, code: str) -> dict:
-    return {"errors": [{**e, "extensions": {"code": code}} for e in errors], "data": None}
+    return {"errors": [{**e, "message": _gqlparser_quotes(e["message"]), "extensions": {"code": code}}
+                       for e in errors], "data": None}
+
+
+def _gqlparser_quotes(message: str) -> str:
+    """graphql-core quotes names 'like this', Stash's gqlparser "like this" (e.g. Cannot query
+    field "groups" on type "Scene".): users read Stash's wording, so the emulator answers it."""
+    return re.sub(r"'([^'\s]*)'", r'"\1"', message)
 
 
 class StashHTTPServer(ThreadingHTTPServer):

@@ -46,13 +46,17 @@ class StashEmulator:
 
     def __init__(self, api_key: str | None = None, username: str | None = None,
                  password: str | None = None, *, tz=timezone.utc, clock=None,
-                 version: str = "v0.30.1"):
+                 version: str = "v0.30.1", validation_schema=None, validation_status: int = 422):
         self.api_key = api_key
         self.username = username if username is not None else ("stash" if api_key else None)
         self.password = password if password is not None else secrets.token_hex(8)
         self.auth_required = self.username is not None
         self.state = StashState(tz, clock)
         self.version = {"version": version, "hash": "b23b026", "build_time": "2025-12-18 03:57:33"}
+        # An older Stash: documents are validated against its real schema (a GraphQLSchema
+        # built from ../shared/stash-schema/<version>) and answered from the emulator's data.
+        self.validation_schema = validation_schema
+        self.validation_status = validation_status  # a refused document: 422 (gqlgen) or 400
         self.hook_sink: HookSink | None = None
         self.hook_log: list[HookCall] = []
         self.hook_errors: list[str] = []

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Callable
 
 from hooks.stash_api import StashClient
+from hooks.stash_version import remember_version
 from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
+from sync_queue import inbox
 from sync_queue.store import QueueStore
-from validation.config import Config, parse_config
+from validation.config import Config, ConfigError, parse_config
 from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all
 from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult
 
@@ -66,7 +68,13 @@ def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str:
     mode = check_mode(args.get("mode"))
     stash = StashClient.from_server_connection(conn)
     register_secret(*stash.secrets())
-    settings, cfg = load_settings(stash)
+    remember_version(stash, data_dir)  # once per Stash: documents adapt to it, too old stops here
+    try:
+        settings, cfg = load_settings(stash)
+    except ConfigError:  # hooks read no settings; this flag makes them check (and say so)
+        inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, True)
+        raise
+    inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, False)
     install_stash_logging(debug=cfg.debug_logging)
     env = TaskEnv(cfg=cfg, settings=settings, stash=stash, plugin_dir=Path(plugin_dir),
                   data_dir=Path(data_dir), args=dict(args), reporter=StashProgress(progress),

@@ -1,0 +1,313 @@
+"""Issue 13 goal 1: what a PlexSync hook costs inside the REAL Stash server.
+
+Starts ../shared/stash-server (temporary HOME and MEDIA, a free loopback port), scans 50 clips
+made with ffmpeg, installs two plugins the way users do (files in plugins/, reloadPlugins):
+an empty Python hook (reads stdin, prints {"output":"ok"}) and PlexSync (settings set with
+configurePlugin, syncing into the Plex emulator). Then it times Stash's own GraphQL mutations,
+wall clock from request to answer, in ALTERNATING rounds (the order rotates every round) with
+setPluginsEnabled choosing what is on:
+
+  none        no plugin enabled
+  empty       the empty Python hook
+  plexsync    PlexSync, its drainer running and idle (this bench holds the drain lock, as a
+              running drainer does): the steady state of a burst of edits
+  plexsync_cold  PlexSync with no drainer: the hook spawns one. The bench then waits for that
+              drainer to sync and exit before the next round, so its work never lands on a
+              sample of another kind.
+
+for a single sceneUpdate (title) and a bulkSceneUpdate of all 50 scenes (details), and prints
+medians and the goal ratio (plexsync - none) / (empty - none) <= 2. All three run the same
+interpreter (Stash's Python path is set to this one). At the end every edit must be in Plex:
+the last single-edit title and the last bulk details on every item (newest wins, nothing lost).
+
+    .venv/bin/python bench/hook_cost_real_stash.py [--rounds 15] [--bulk-rounds 5] [--json out]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from statistics import median
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sync_queue.lock import DrainLock, drain_lock_held  # noqa: E402
+from tests.emulators.plex_library import MOVIES_LOCATION, load_small_library  # noqa: E402
+from tests.emulators.plex_server import PlexEmulator  # noqa: E402
+
+STASH_DIR = ROOT.parent / "shared" / "stash-server"
+RUNTIME = ("PlexSync.py", "PlexSync.yml", "requirements.txt", "hooks", "sync_queue", "worker",
+           "plex", "validation")
+EMPTY_YML = """name: EmptyHook
+description: reads stdin, answers ok
+version: 0.0.1
+exec:
+  - python3
+  - "{pluginDir}/empty.py"
+interface: raw
+hooks:
+  - name: empty
+    triggeredBy:
+      - Scene.Update.Post
+      - Scene.Create.Post
+"""
+EMPTY_PY = 'import sys\nsys.stdin.read()\nprint(\'{"output":"ok"}\')\n'
+SCENES = 50
+KINDS = ("none", "empty", "plexsync", "plexsync_cold")
+
+
+class Stash:
+    def __init__(self, url: str):
+        self.url = url
+
+    def gql(self, query: str, variables: dict | None = None, timeout: float = 600) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(f"{self.url}/graphql", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = json.loads(response.read())
+        if payload.get("errors"):
+            raise RuntimeError(payload["errors"])
+        return payload["data"]
+
+    def timed(self, query: str, variables: dict) -> float:
+        started = time.perf_counter()
+        self.gql(query, variables)
+        return time.perf_counter() - started
+
+    def wait_job(self, job_id: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.gql("query($id: ID!) { findJob(input: {id: $id}) { status error } }",
+                           {"id": job_id})["findJob"]
+            if job and job["status"] in ("FINISHED", "FAILED", "CANCELLED"):
+                if job["status"] != "FINISHED":
+                    raise RuntimeError(f"job {job_id}: {job}")
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"job {job_id}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_clips(media: Path, count: int) -> None:
+    for n in range(count):  # a distinct colour each: Stash merges files with equal fingerprints
+        colour = f"0x{(n * 2654435761) & 0xFFFFFF:06x}"
+        subprocess.run(["nice", "-n", "5", "ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+                        f"color=c={colour}:s=32x32:r=5:d=1", "-c:v", "libx264", "-pix_fmt",
+                        "yuv420p", str(media / f"clip{n:03d}.mp4")], check=True)
+
+
+def install(home: Path) -> None:
+    plugin = home / "plugins" / "PlexSync"
+    for name in RUNTIME:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, plugin / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            plugin.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, plugin / name)
+    empty = home / "plugins" / "EmptyHook"
+    empty.mkdir(parents=True)
+    (empty / "EmptyHook.yml").write_text(EMPTY_YML)
+    (empty / "empty.py").write_text(EMPTY_PY)
+
+
+def enable(stash: Stash, kind: str) -> None:
+    stash.gql("mutation($m: BoolMap!) { setPluginsEnabled(enabledMap: $m) }",
+              {"m": {"PlexSync": kind.startswith("plexsync"), "EmptyHook": kind == "empty"}})
+
+
+SCENE_UPDATE = "mutation($i: SceneUpdateInput!) { sceneUpdate(input: $i) { id } }"
+BULK_UPDATE = "mutation($i: BulkSceneUpdateInput!) { bulkSceneUpdate(input: $i) { id } }"
+
+
+def wait_drainer_gone(data_dir: Path, timeout: float = 120, inbox_too: bool = False) -> None:
+    deadline = time.monotonic() + timeout
+    while drain_lock_held(data_dir) or (inbox_too and any((data_dir / "inbox").glob("*.json"))):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the drainer did not finish")
+        time.sleep(0.1)
+
+
+def sample(stash: Stash, kind: str, data_dir: Path, query: str, variables: dict) -> float:
+    enable(stash, kind)
+    if kind == "plexsync":
+        lock = DrainLock(data_dir)
+        while not lock.try_acquire(wait=1.0):  # a drainer from earlier still finishing
+            time.sleep(0.1)
+        try:
+            return stash.timed(query, variables)
+        finally:
+            lock.release()
+    wait_drainer_gone(data_dir)
+    took = stash.timed(query, variables)
+    if kind == "plexsync_cold":
+        time.sleep(0.2)  # let the spawned drainer take its lock
+        wait_drainer_gone(data_dir)
+    return took
+
+
+def measure(stash: Stash, ids: list, data_dir: Path, rounds: int, bulk_rounds: int) -> dict:
+    times: dict = {f"{what}/{kind}": [] for what in ("single", "bulk") for kind in KINDS}
+    counter = 0
+    for what, count in (("single", rounds), ("bulk", bulk_rounds)):
+        for r in range(count):
+            order = KINDS[r % len(KINDS):] + KINDS[:r % len(KINDS)]
+            for kind in order:
+                counter += 1
+                if what == "single":
+                    variables = {"i": {"id": ids[0], "title": f"single edit {counter}"}}
+                    query = SCENE_UPDATE
+                else:
+                    variables = {"i": {"ids": ids, "details": f"bulk edit {counter}"}}
+                    query = BULK_UPDATE
+                times[f"{what}/{kind}"].append(sample(stash, kind, data_dir, query, variables))
+    return {"times": times}
+
+
+def report(times: dict) -> dict:
+    med = {key: median(values) for key, values in times.items()}
+    out = {"median_ms": {k: round(v * 1000, 2) for k, v in med.items()},
+           "samples": {k: len(v) for k, v in times.items()}}
+    for what in ("single", "bulk"):
+        none, empty = med[f"{what}/none"], med[f"{what}/empty"]
+        for kind in ("plexsync", "plexsync_cold"):
+            ratio = (med[f"{what}/{kind}"] - none) / max(empty - none, 1e-9)
+            out[f"ratio {what}/{kind}"] = round(ratio, 2)
+    return out
+
+
+def breakdown(home: Path, data_dir: Path, rounds: int) -> dict:
+    """Where a hook's time goes, outside Stash: the same processes spawned directly with the
+    same stdin shape, alternating, while this bench holds the drain lock (drainer running)."""
+    plugin = home / "plugins" / "PlexSync"
+    conn = {"Scheme": "http", "Host": "127.0.0.1", "Port": 9, "PluginDir": str(plugin),
+            "SessionCookie": {"Name": "session", "Value": "c"}}
+
+    def hook(fields: list) -> bytes:
+        return json.dumps({"server_connection": conn, "args": {"hookContext": {
+            "id": 1, "type": "Scene.Update.Post", "input": {"id": "1", "title": "t"},
+            "inputFields": fields}}}).encode()
+
+    runs = {
+        "python -S -c pass": ([sys.executable, "-S", "-c", "pass"], b""),
+        "python -c pass": ([sys.executable, "-c", "pass"], b""),
+        "empty hook": ([sys.executable, str(home / "plugins" / "EmptyHook" / "empty.py")], hook(["title"])),
+        "PlexSync, edit skipped (rating100)": ([sys.executable, "-S", str(plugin / "PlexSync.py")],
+                                               hook(["id", "rating100"])),
+        "PlexSync, edit noted": ([sys.executable, "-S", str(plugin / "PlexSync.py")],
+                                 hook(["id", "title"])),
+    }
+    times: dict = {name: [] for name in runs}
+    lock = DrainLock(data_dir)
+    while not lock.try_acquire(wait=1.0):
+        time.sleep(0.1)
+    try:
+        for _ in range(rounds):
+            for name, (argv, stdin) in runs.items():
+                started = time.perf_counter()
+                subprocess.run(argv, input=stdin, capture_output=True, check=True, cwd=plugin)
+                times[name].append(time.perf_counter() - started)
+    finally:
+        lock.release()
+    return {name: round(median(values) * 1000, 2) for name, values in times.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15, help="single-edit rounds (>= 15)")
+    parser.add_argument("--bulk-rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    opts = parser.parse_args()
+    if not (STASH_DIR / "start-stash").is_file():
+        print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="plexsync-hookcost-"))
+    home, media = work / "home", work / "media"
+    media.mkdir(parents=True)
+    make_clips(media, SCENES)
+    port = free_port()
+    started = subprocess.run([str(STASH_DIR / "start-stash"), str(home), str(media), str(port)],
+                             capture_output=True, text=True, check=True).stdout.split()
+    stash_pid, stash = int(started[0]), Stash(started[1])
+    plex = PlexEmulator(token="bench-plex-token").start()
+    try:
+        stash.gql("mutation($p: String) { configureGeneral(input: {pythonPath: $p}) { pythonPath } }",
+                  {"p": sys.executable})
+        stash.wait_job(stash.gql(f'mutation {{ metadataScan(input: {{paths: ["{media}"]}}) }}')
+                       ["metadataScan"])
+        scenes = stash.gql("{ findScenes(filter: {per_page: -1, sort: \"path\"}) "
+                           "{ scenes { id files { path } } } }")["findScenes"]["scenes"]
+        assert len(scenes) == SCENES, f"{len(scenes)} scenes scanned, not {SCENES}"
+        movies = load_small_library(plex).sections["movies"]
+        keys = {s["id"]: plex.add_item(movies, f"plex {s['id']}", files=[
+            f"{MOVIES_LOCATION}/bench/{Path(s['files'][0]['path']).name}"]) for s in scenes}
+        install(home)
+        stash.gql("mutation { reloadPlugins }")
+        stash.gql("mutation($i: Map!) { configurePlugin(plugin_id: \"PlexSync\", input: $i) }",
+                  {"i": {"plex_url": plex.url, "plex_token": plex.token,
+                         "path_map": f"{media} => {MOVIES_LOCATION}/bench",
+                         "trigger_plex_scan": False}})
+        data_dir = home / "plugins" / "PlexSync" / "data"
+        ids = [s["id"] for s in scenes]
+        result = measure(stash, ids, data_dir, opts.rounds, opts.bulk_rounds)
+        # Edits made while PlexSync was off are rightly not PlexSync's; the last two edits
+        # with it on must win over every edit before them, queued or not.
+        enable(stash, "plexsync_cold")
+        result["last_title"], result["last_details"] = "final single edit", "final bulk edit"
+        stash.gql(BULK_UPDATE, {"i": {"ids": ids, "details": result["last_details"]}})
+        stash.gql(SCENE_UPDATE, {"i": {"id": ids[0], "title": result["last_title"]}})
+        time.sleep(0.3)
+        wait_drainer_gone(data_dir, inbox_too=True)
+        summary = report(result["times"])
+        summary["breakdown_median_ms (outside Stash, 30 rounds)"] = breakdown(home, data_dir, 30)
+        summary["PYTHONDONTWRITEBYTECODE"] = os.environ.get("PYTHONDONTWRITEBYTECODE")
+        summary["python"] = sys.executable
+        summary["stash"] = stash.gql("{ version { version } }")["version"]["version"]
+        summary["load_average"] = os.getloadavg()
+        summary["all_edits_in_plex"] = _check_plex(plex, keys, ids, result)
+        print(json.dumps(summary, indent=2))
+        if opts.json:
+            opts.json.write_text(json.dumps({**summary, "raw_s": result["times"]}, indent=2))
+        return 0
+    finally:
+        plex.stop()
+        subprocess.run([str(STASH_DIR / "stop-stash"), str(home)], capture_output=True)
+        try:
+            os.waitpid(stash_pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_plex(plex, keys: dict, ids: list, result: dict) -> bool:
+    """The last single-edit title and the last bulk details reached every item concerned."""
+    from plexapi.server import PlexServer
+    server = PlexServer(plex.url, plex.token)
+    first = server.fetchItem(keys[ids[0]])
+    if first.title != result["last_title"]:
+        print(f"NOT IN PLEX: scene {ids[0]} title {first.title!r} != {result['last_title']!r}")
+        return False
+    wrong = [sid for sid in ids if server.fetchItem(keys[sid]).summary != result["last_details"]]
+    if wrong:
+        print(f"NOT IN PLEX: {len(wrong)} scenes lack the last bulk details")
+    return not wrong
+
+
+if __name__ == "__main__":
+    sys.exit(main())
