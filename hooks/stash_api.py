@@ -135,6 +135,9 @@ mutation PlexSyncSetRating($input: SceneUpdateInput!) {
 }
 """
 
+# play_history and sceneAddPlay exist from v0.25; older Stash gets the legacy variants.
+DOCUMENT_MIN_STASH.update(PLAY_STATE_QUERY=(0, 25, 0), SCENE_ADD_PLAY_MUTATION=(0, 25, 0))
+
 # Stash v0.24 only (deprecated from v0.25, so not a *_MUTATION: the conformance tests check
 # documents against the newest Stash; tests/test_play_import.py checks it against v0.24.3).
 LEGACY_INCREMENT_PLAY_DOCUMENT = """
@@ -158,8 +161,9 @@ def has_add_play(version: str) -> bool:
 
 def documents_for_tests() -> dict[str, str]:
     """Generated documents the schema tests check besides the module constants."""
-    return {f"scenes_document({n}, {w})": scenes_document(n, w)
-            for n in (1, 2, 50) for w in (False, True)}
+    return {**{f"scenes_document({n}, {w})": scenes_document(n, w)
+                for n in (1, 2, 50) for w in (False, True)},
+            "play_state_document(2, legacy=True)": play_state_document(2, legacy=True)}
 
 
 class StashError(RuntimeError):
