@@ -72,10 +72,23 @@ _retry_connection_errors = tenacity.retry(
     stop=tenacity.stop_after_attempt(2), wait=tenacity.wait_fixed(0.2), reraise=True)
 
 
+class _SettingsFirstSession(requests.Session):
+    """A Session whose own `verify` wins over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+
+    requests lets those environment variables replace Session.verify when a request does not
+    pass `verify` itself (plexapi never does), so verify_tls=false was silently ignored on any
+    machine that sets them. Proxies and the rest of the environment still apply."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if verify is None:
+            verify = self.verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
 class PlexClient:
     def __init__(self, cfg: Config, data_dir: str | Path):
         self._cfg = cfg
-        self._session = requests.Session()
+        self._session = _SettingsFirstSession()
         self._session.verify = cfg.verify_tls
         if not cfg.verify_tls:  # the user chose this; urllib3 would warn on stderr per request
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)

@@ -73,8 +73,10 @@ class _Server(ThreadingHTTPServer):
 class PlexEmulator:
     def __init__(self, token: str = "plex-token", *, clock=time.time,
                  machine_identifier: str | None = None,
-                 friendly_name: str = "PlexSync Emulator", host: str = "127.0.0.1"):
+                 friendly_name: str = "PlexSync Emulator", host: str = "127.0.0.1",
+                 tls=None):
         self.host = host
+        self.tls = tls  # an ssl.SSLContext (server side): serve HTTPS, as Plex does on 32400
         self.clock = clock
         self.state = PlexState(clock)
         self.faults = FaultPlan(clock)
@@ -125,7 +127,7 @@ class PlexEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self._port}"
 
     @property
     def token(self) -> str:
@@ -139,6 +141,9 @@ class PlexEmulator:
         self._halt = threading.Event()
         self._server = _Server((self.host, self._port), self)
         self._port = self._server.server_address[1]
+        if self.tls is not None:  # the handshake runs in the handler thread, on first read
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True,
+                                                       do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
                                         name=f"plex-emulator:{self._port}")
