@@ -37,6 +37,15 @@ class PlexBadRequest(PlexSyncError):
     """Permanent: Plex refused the request itself (400); retrying the same request cannot help."""
 
 
+class PlexSettingsError(PlexSyncError):
+    """Permanent until the user fixes `setting` (e.g. plex_libraries names no Plex library):
+    every job would fail the same way, so the drain stops instead of dead-lettering them."""
+
+    def __init__(self, message: str, setting: str):
+        super().__init__(message)
+        self.setting = setting
+
+
 class ItemNotFound(PlexSyncError):
     """No Plex item has the scene's files. `scan_requested`: Plex was just asked to scan."""
 

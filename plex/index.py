@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from plex.errors import PlexBadRequest, translate
+from plex.errors import PlexSettingsError, translate
 from plex.paths import basename, path_key
 from validation.config import Config
 
@@ -59,7 +59,7 @@ def configured_sections(all_sections: list[dict], cfg: Config) -> list[dict]:
         message = (f"plex_libraries names {', '.join(missing)}, which Plex does not have "
                    f"(Plex has: {have}); fix the plex_libraries setting")
         if not chosen:
-            raise PlexBadRequest(message)
+            raise PlexSettingsError(message, "plex_libraries")
         log.warning(message)
     return chosen
 

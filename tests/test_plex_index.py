@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from plex.client import PlexClient
-from plex.errors import PlexBadRequest
+from plex.errors import PlexSettingsError
 from plex.index import FULL_PAGE, RECENT_PAGE, PathIndex
 from plex.item_state import ItemState
 from plex.matcher import match
@@ -58,7 +58,7 @@ def test_plex_libraries_limits_the_sections(plex, tmp_path):
 
 def test_unknown_library_title_names_the_setting(plex, tmp_path):
     cfg = settings(plex, plex_libraries="Nope")
-    with pytest.raises(PlexBadRequest, match=r"plex_libraries.*Nope.*Movies, Other Videos"):
+    with pytest.raises(PlexSettingsError, match=r"plex_libraries.*Nope.*Movies, Other Videos"):
         PathIndex(tmp_path).ensure(PlexClient(cfg, tmp_path), cfg)
     cfg = settings(plex, plex_libraries="Nope, Movies")  # one good title: use it, warn
     index = PathIndex(tmp_path)

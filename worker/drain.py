@@ -64,7 +64,7 @@ class DrainSummary:
     elapsed: float = 0.0
     lock_busy: bool = False    # another process was draining; nothing was done here
     auth_blocked: bool = False  # Plex rejected this token before: nothing was taken
-    auth_stopped: bool = False  # Plex rejected the token during this drain: stopped
+    auth_stopped: bool = False  # Plex rejected the token (or plex_libraries) in this drain
     breaker_open: bool = False  # stopped because Plex is unavailable (idle_exit_after=None)
     breaker_opened: int = 0    # CLOSED -> OPEN transitions during this drain
     waiting: int = 0           # jobs left scheduled for later (retries, new scenes)
@@ -80,9 +80,9 @@ class DrainSummary:
         counter = _COUNTERS.get(outcome.kind)
         if counter:
             setattr(self, counter, getattr(self, counter) + 1)
-        if outcome.kind in (job_policy.DEAD_LETTER, job_policy.AUTH_STOP):
+        if outcome.kind in (job_policy.DEAD_LETTER, *job_policy.STOPS):
             self.errors.append(outcome.headline)
-        self.auth_stopped = self.auth_stopped or outcome.kind == job_policy.AUTH_STOP
+        self.auth_stopped = self.auth_stopped or outcome.kind in job_policy.STOPS
 
     def line(self) -> str:
         """One line for Stash's log: counts, time, and the errors a person must act on."""
@@ -229,7 +229,8 @@ class _Run:
                 return
 
     def _auth_blocked(self) -> bool:
-        message = self.state.auth_blocked(self.ctx.cfg.token_fingerprint)
+        message = (self.state.auth_blocked(self.ctx.cfg.token_fingerprint)
+                   or self.state.settings_blocked(self.ctx.cfg.libraries_fingerprint))
         if message:
             self.summary.auth_blocked = True
             self.summary.errors.append(message)
@@ -238,6 +239,9 @@ class _Run:
         if self.state.auth_failure():
             log.info("plex_token changed since Plex rejected it; syncing again")
             self.state.clear_auth_failure()
+        if self.state.settings_failure():
+            log.info("plex_libraries changed since Plex did not have it; syncing again")
+            self.state.clear_settings_failure()
         return False
 
     def _probe(self) -> None:
@@ -302,7 +306,7 @@ class _Run:
     def _settle(self, outcome: job_policy.Outcome, taken: TakenJob, now: float) -> None:
         job_policy.settle(outcome, taken, self.stores, self.ctx.cfg, now)
         self.summary.count(outcome)
-        self.halted = outcome.kind == job_policy.AUTH_STOP
+        self.halted = outcome.kind in job_policy.STOPS
 
     def finish(self, started: float) -> None:
         self.queue.clear_acked()

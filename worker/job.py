@@ -7,6 +7,8 @@ dead-letter, stop) and feeds the breaker, so the policy is testable as a plain f
 Policy (the error class alone decides, plex.errors translated it at the boundary):
 - PlexUnavailable: a breaker failure; retry on the STANDARD schedule, then dead-letter.
 - PlexAuthError: stop draining, one clear error; the job goes back untouched (no DLQ entry).
+- PlexSettingsError (plex_libraries names no Plex library): the same stop, remembered until
+  the setting changes; every job would fail alike, so none is dead-lettered.
 - PlexBadRequest, AmbiguousMatch, an invalid snapshot: dead-letter at once, with the reason.
 - ItemNotFound: record and skip (skip_not_found), else the NOT_FOUND schedule, then DLQ; only
   the first attempt may ask Plex to scan the folder (one scan per job, not one per retry).
@@ -22,7 +24,7 @@ from typing import Callable, Protocol
 from pydantic import ValidationError
 
 from plex.errors import (AmbiguousMatch, ItemNotFound, PlexAuthError, PlexBadRequest,
-                         PlexUnavailable)
+                         PlexSettingsError, PlexUnavailable)
 from sync_queue import dlq
 from sync_queue.dlq import DeadLetters
 from sync_queue.jobs import JobQueue, TakenJob
@@ -34,8 +36,9 @@ from worker.backoff import NOT_FOUND, Schedule, Uniform, standard_for
 
 log = logging.getLogger(__name__)
 
-SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP = (
-    "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop")
+SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP, SETTINGS_STOP = (
+    "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop", "settings_stop")
+STOPS = (AUTH_STOP, SETTINGS_STOP)  # the drain stops; the job goes back untouched
 
 
 class SyncResultLike(Protocol):
@@ -68,7 +71,7 @@ class Outcome:
     @property
     def headline(self) -> str:
         """The line a person reads in the summary and the log."""
-        return self.reason if self.kind == AUTH_STOP else f"scene {self.scene_id}: {self.reason}"
+        return self.reason if self.kind in STOPS else f"scene {self.scene_id}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,9 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
                               dlq.RETRIES_EXHAUSTED, plex_answered=False)
     except PlexAuthError as exc:
         return Outcome(AUTH_STOP, job, reason=str(exc), error_class=type(exc).__name__)
+    except PlexSettingsError as exc:
+        return Outcome(SETTINGS_STOP, job, reason=str(exc), error_class=type(exc).__name__,
+                       plex_answered=True)
     except AmbiguousMatch as exc:
         return _dead(job, now, dlq.AMBIGUOUS_MATCH, exc, str(exc), tuple(exc.candidates),
                      plex_answered=True)
@@ -191,3 +197,9 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
         stores.queue.put_back(taken)  # not the job's fault: no DLQ entry, no retry spent
         stores.state.record_auth_failure(cfg.token_fingerprint, outcome.reason)
         log.error(f"{outcome.reason}; syncing stops until the token is changed")
+    elif kind == SETTINGS_STOP:
+        stores.queue.put_back(taken)
+        stores.state.record_settings_failure("plex_libraries", cfg.libraries_fingerprint,
+                                             outcome.reason)
+        log.error(f"{outcome.reason}; syncing stops until the setting is changed "
+                  "(queued edits are kept)")
