@@ -43,7 +43,8 @@ MAX_LIFETIME_S = float(os.environ.get("PLEXSYNC_DRAINER_LIFETIME", "600"))
 PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
 
-def build_plex_context(cfg: Config, data_dir: Path, fetch_image) -> tuple[DrainContext, PathIndex]:
+def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
+                       scene_exists=None) -> tuple[DrainContext, PathIndex]:
     """A DrainContext syncing through the real Plex client; close the index when done."""
     client = PlexClient(cfg, data_dir)
     index = PathIndex(data_dir)
@@ -53,7 +54,7 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image) -> tuple[DrainC
                           allow_scan=allow_scan)
 
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
-                        health_check=client.ping), index
+                        health_check=client.ping, scene_exists=scene_exists), index
 
 
 def should_report(summary: DrainSummary | None) -> bool:
@@ -77,7 +78,7 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
              else StashClient.from_server_connection(payload.get("server_connection") or {}))
     register_secret(cfg.plex_token, *stash.secrets())
     install_file_logging(data_dir, debug=cfg.debug_logging)
-    ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image)
+    ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image, stash.scene_exists)
     worker = SyncWorker(ctx, idle_exit_after=IDLE_EXIT_S)
     _stop_on_signals(worker)
     expired = threading.Event()

@@ -46,6 +46,7 @@ class DrainContext:
     cfg: Config
     sync_job: job_policy.SyncJob
     health_check: Callable[[], None] | None = None  # e.g. PlexClient.ping; raises plex.errors
+    scene_exists: job_policy.SceneExists | None = None  # e.g. StashClient.scene_exists
     rng: Uniform = random.uniform
     breaker_policy: Policy = Policy()
     lock: DrainLock | None = None  # default: DrainLock(data_dir)
@@ -58,6 +59,7 @@ class DrainSummary:
     unchanged: int = 0
     superseded: int = 0
     skipped: int = 0
+    dropped: int = 0           # deleted in Stash while queued: nothing left to sync
     dead_lettered: int = 0
     retrying: int = 0          # distinct jobs that failed and still wait for a retry
     errors: list[str] = field(default_factory=list)
@@ -73,7 +75,7 @@ class DrainSummary:
     @property
     def processed(self) -> int:
         return (self.synced + self.unchanged + self.superseded + self.skipped
-                + self.dead_lettered)
+                + self.dropped + self.dead_lettered)
 
     def count(self, outcome: job_policy.Outcome) -> None:
         """Add one settled job to the counts; problems a person must act on go to errors."""
@@ -90,6 +92,7 @@ class DrainSummary:
             return "another PlexSync drainer is running; nothing done here"
         parts = [f"synced {self.synced}", f"unchanged {self.unchanged}"]
         for label, value in (("superseded", self.superseded), ("skipped", self.skipped),
+                             ("dropped (deleted in Stash)", self.dropped),
                              ("retrying", self.retrying), ("dead-lettered", self.dead_lettered)):
             if value:
                 parts.append(f"{label} {value}")
@@ -108,7 +111,8 @@ class DrainSummary:
 
 
 _COUNTERS = {job_policy.SYNCED: "synced", job_policy.UNCHANGED: "unchanged",
-             job_policy.SKIPPED: "skipped", job_policy.DEAD_LETTER: "dead_lettered"}
+             job_policy.SKIPPED: "skipped", job_policy.DEAD_LETTER: "dead_lettered",
+             job_policy.GONE: "dropped"}
 
 
 def drain(ctx: DrainContext, *, idle_exit_after: float | None = None,
@@ -290,7 +294,7 @@ class _Run:
                                        current_scene=scene, started_at=self.started_at)
         outcome = job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
                                      record=self.stores.records.get(scene), now=now,
-                                     rng=self.ctx.rng)
+                                     rng=self.ctx.rng, scene_exists=self.ctx.scene_exists)
         if outcome.plex_answered is True:
             self.breaker.record_success()
         elif outcome.plex_answered is False:

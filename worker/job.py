@@ -10,8 +10,10 @@ Policy (the error class alone decides, plex.errors translated it at the boundary
 - PlexSettingsError (plex_libraries names no Plex library): the same stop, remembered until
   the setting changes; every job would fail alike, so none is dead-lettered.
 - PlexBadRequest, AmbiguousMatch, an invalid snapshot: dead-letter at once, with the reason.
-- ItemNotFound: record and skip (skip_not_found), else the NOT_FOUND schedule, then DLQ; only
-  the first attempt may ask Plex to scan the folder (one scan per job, not one per retry).
+- ItemNotFound: first ask Stash whether the scene still exists: a deleted scene (its file is
+  gone too) is dropped with one info line instead of ~45 minutes of retries. Else record and
+  skip (skip_not_found), else the NOT_FOUND schedule, then DLQ; only the first attempt may
+  ask Plex to scan the folder (one scan per job, not one per retry).
 - Anything else: STANDARD retries, then dead-letter naming the error class.
 """
 from __future__ import annotations
@@ -36,8 +38,9 @@ from worker.backoff import NOT_FOUND, Schedule, Uniform, standard_for
 
 log = logging.getLogger(__name__)
 
-SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP, SETTINGS_STOP = (
-    "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop", "settings_stop")
+SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP, SETTINGS_STOP, GONE = (
+    "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop", "settings_stop",
+    "gone")
 STOPS = (AUTH_STOP, SETTINGS_STOP)  # the drain stops; the job goes back untouched
 
 
@@ -51,6 +54,8 @@ class SyncResultLike(Protocol):
 
 # (snapshot, previous record, allow_scan) -> SyncResult; raises plex.errors only.
 SyncJob = Callable[[dict, "dict | None", bool], SyncResultLike]
+# scene id -> does Stash still have it? Raises when Stash cannot tell (then: not deleted).
+SceneExists = Callable[[object], bool]
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class Stores:
 
 
 def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, now: float,
-            rng: Uniform = random.uniform) -> Outcome:
+            rng: Uniform = random.uniform, scene_exists: SceneExists | None = None) -> Outcome:
     """Sync one job and classify what happened; never raises for a job-level problem."""
     try:
         snapshot = SyncMetadata.model_validate(job.get("data")).as_snapshot()
@@ -110,6 +115,10 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
         return _dead(job, now, dlq.BAD_REQUEST, exc, f"Plex refused the edit: {exc}",
                      plex_answered=True)
     except ItemNotFound as exc:
+        if _deleted_in_stash(job, scene_exists):
+            return Outcome(GONE, job, reason="deleted in Stash and Plex has no item for it; "
+                           "dropped from the queue", error_class=type(exc).__name__,
+                           plex_answered=True)
         if cfg.skip_not_found:
             return Outcome(SKIPPED, job, reason=f"not in Plex, skipped (skip_not_found): {exc}",
                            error_class=type(exc).__name__, plex_answered=True)
@@ -118,6 +127,17 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
         return _retry_or_dead(job, now, rng, standard_for(cfg.max_retries), exc,
                               dlq.UNEXPECTED_ERROR)
     return Outcome(SYNCED if result.summary else UNCHANGED, job, result=result, plex_answered=True)
+
+
+def _deleted_in_stash(job: dict, scene_exists: SceneExists | None) -> bool:
+    """True only when Stash answered that the scene is gone; unsure (Stash away) is False."""
+    if scene_exists is None:
+        return False
+    try:
+        return scene_exists(job.get("scene_id")) is False
+    except Exception as exc:  # noqa: BLE001 - Stash away: keep the normal not-found schedule
+        log.debug(f"could not ask Stash about scene {job.get('scene_id')}: {exc}")
+        return False
 
 
 def _retry_or_dead(job: dict, now: float, rng: Uniform, schedule: Schedule, exc: Exception,
@@ -182,6 +202,9 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
             log.debug(f"scene {scene} → Plex {result.rating_key}: unchanged")
     elif kind == SKIPPED:
         stores.records.mark_skipped(scene, outcome.reason)
+        stores.queue.ack(taken)
+        log.info(outcome.headline)
+    elif kind == GONE:
         stores.queue.ack(taken)
         log.info(outcome.headline)
     elif kind == RETRY:

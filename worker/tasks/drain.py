@@ -68,7 +68,8 @@ def drain_queue(env: TaskEnv, start: float, end: float) -> DrainReport:
 
 def drain_now(env: TaskEnv, start: float, end: float) -> DrainSummary:
     """THE drain (worker.drain via SyncWorker), ready jobs only, in this process."""
-    ctx, index = build_plex_context(env.cfg, env.data_dir, env.stash.fetch_image)
+    ctx, index = build_plex_context(env.cfg, env.data_dir, env.stash.fetch_image,
+                                    env.stash.scene_exists)
     env.reporter.phase("syncing to Plex", start, end)
     worker = SyncWorker(ctx, idle_exit_after=None, on_progress=env.reporter.update)
     try:
