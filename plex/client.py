@@ -169,5 +169,9 @@ class PlexClient:
         self._request(f"/library/sections/{section_id}/refresh", params={"path": folder})
 
     def ping(self) -> None:
-        """Cheap health probe for the circuit breaker: raises a plex.errors error when unhealthy."""
-        self._request("/identity")
+        """Health probe for the circuit breaker: raises a plex.errors error when unhealthy.
+
+        It reads the library list, not /identity: during maintenance or an upgrade PMS answers
+        /identity while every /library/... request gets 503, and a probe that passed then
+        would close the breaker only for the jobs to fail again."""
+        self._request("/library/sections")

@@ -15,6 +15,9 @@ _MAX_DETAIL = 300
 # Credentials that can ride in a URL: Plex's token, Stash's API key, session ids.
 _SECRET_IN_URL = re.compile(r"((?:X-Plex-Token|api_?key|token|session)=)[^&\s'\"]+", re.IGNORECASE)
 _STATUS = re.compile(r"^\((\d{3})\)")
+# PMS answers some errors (maintenance, proxies in front of it) with a whole HTML page: keep
+# its title ("Maintenance", "502 Bad Gateway"), not the markup.
+_HTML_PAGE = re.compile(r"<html.*?(?:<title>(.*?)</title>.*)?$", re.IGNORECASE | re.DOTALL)
 
 
 class PlexSyncError(Exception):
@@ -68,6 +71,8 @@ class AmbiguousMatch(PlexSyncError):
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove credentials from text that may quote a URL; shorten Plex's (HTML) error body."""
     text = _SECRET_IN_URL.sub(r"\1<redacted>", text)
+    text = _HTML_PAGE.sub(lambda m: f"(page: {m.group(1).strip()})" if m.group(1) else "(HTML page)",
+                          text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "<redacted>")

@@ -171,6 +171,7 @@ class _Run:
                                       state=state_from_dict(self.state.breaker()),
                                       listeners=(self._breaker_moved,))
         self.halted = False
+        self.plex_ok_at: float | None = None  # last Plex success (job or probe) in this drain
         self.processed = 0
         self.retrying: set = set()
         self.started_at = clock()
@@ -257,6 +258,7 @@ class _Run:
             log.debug(f"Plex health check failed: {type(exc).__name__}: {exc}")
             self.breaker.record_failure()
         else:
+            self.plex_ok_at = self.clock()
             self.breaker.record_success()
 
     def _breaker_moved(self, old: State, new: State) -> None:
@@ -294,8 +296,10 @@ class _Run:
                                        current_scene=scene, started_at=self.started_at)
         outcome = job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
                                      record=self.stores.records.get(scene), now=now,
-                                     rng=self.ctx.rng, scene_exists=self.ctx.scene_exists)
+                                     rng=self.ctx.rng, scene_exists=self.ctx.scene_exists,
+                                     plex_ok_at=self.plex_ok_at)
         if outcome.plex_answered is True:
+            self.plex_ok_at = self.clock()
             self.breaker.record_success()
         elif outcome.plex_answered is False:
             self.breaker.record_failure()

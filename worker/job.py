@@ -5,7 +5,10 @@ an Outcome; it touches no database. The drain loop applies the Outcome (ack, res
 dead-letter, stop) and feeds the breaker, so the policy is testable as a plain function.
 
 Policy (the error class alone decides, plex.errors translated it at the boundary):
-- PlexUnavailable: a breaker failure; retry on the STANDARD schedule, then dead-letter.
+- PlexUnavailable: a breaker failure; retry on the STANDARD schedule, then dead-letter, but
+  only once Plex has answered another request since this job last failed: while the outage
+  lasts (no success since), the job keeps retrying at the schedule's longest delay. An outage
+  is Plex's problem, not the job's.
 - PlexAuthError: stop draining, one clear error; the job goes back untouched (no DLQ entry).
 - PlexSettingsError (plex_libraries names no Plex library): the same stop, remembered until
   the setting changes; every job would fail alike, so none is dead-lettered.
@@ -89,7 +92,9 @@ class Stores:
 
 
 def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, now: float,
-            rng: Uniform = random.uniform, scene_exists: SceneExists | None = None) -> Outcome:
+            rng: Uniform = random.uniform, scene_exists: SceneExists | None = None,
+            plex_ok_at: float | None = None) -> Outcome:
+    """`plex_ok_at`: when Plex last answered a job or the health probe (None: not yet)."""
     """Sync one job and classify what happened; never raises for a job-level problem."""
     try:
         snapshot = SyncMetadata.model_validate(job.get("data")).as_snapshot()
@@ -101,8 +106,9 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
     try:
         result = sync_job(snapshot, record, attempts == 0)
     except PlexUnavailable as exc:
+        outage = plex_ok_at is None or plex_ok_at <= float(job.get("last_failed_at") or 0)
         return _retry_or_dead(job, now, rng, standard_for(cfg.max_retries), exc,
-                              dlq.RETRIES_EXHAUSTED, plex_answered=False)
+                              dlq.RETRIES_EXHAUSTED, plex_answered=False, may_give_up=not outage)
     except PlexAuthError as exc:
         return Outcome(AUTH_STOP, job, reason=str(exc), error_class=type(exc).__name__)
     except PlexSettingsError as exc:
@@ -141,14 +147,15 @@ def _deleted_in_stash(job: dict, scene_exists: SceneExists | None) -> bool:
 
 
 def _retry_or_dead(job: dict, now: float, rng: Uniform, schedule: Schedule, exc: Exception,
-                   reason_code: str, plex_answered: bool | None = None) -> Outcome:
+                   reason_code: str, plex_answered: bool | None = None,
+                   may_give_up: bool = True) -> Outcome:
     failures = int(job.get("attempts") or 0) + 1
     failed = dict(job, attempts=failures, first_failed_at=job.get("first_failed_at") or now,
-                  last_error=f"{type(exc).__name__}: {exc}"[:500])
-    if schedule.exhausted(failures):
+                  last_failed_at=now, last_error=f"{type(exc).__name__}: {exc}"[:500])
+    if schedule.exhausted(failures) and may_give_up:
         return _dead(failed, now, reason_code, exc, _gave_up(reason_code, failures, exc, job),
                      plex_answered=plex_answered)
-    failed["not_before"] = now + schedule.delay(failures - 1, rng)
+    failed["not_before"] = now + schedule.delay(min(failures - 1, schedule.max_retries), rng)
     return Outcome(RETRY, failed, reason=f"{type(exc).__name__}: {exc}",
                    error_class=type(exc).__name__, plex_answered=plex_answered)
 

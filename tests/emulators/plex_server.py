@@ -29,6 +29,11 @@ from tests.emulators.plex_state import PlexState
 from tests.emulators.plex_xml import VERSION
 
 
+MAINTENANCE_PAGE = ("<html><head><title>Maintenance</title></head><body><h1>Maintenance</h1>"
+                    "<p>Plex Media Server is performing maintenance. Please try again later."
+                    "</p></body></html>")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"          # keep-alive, like PMS; down() must cut these too
     server_version = f"PlexMediaServer/{VERSION}"
@@ -173,8 +178,13 @@ class PlexEmulator:
     def fail_next(self, k: int, status: int = 500, *, method=None, path_prefix=None) -> None:
         self.faults.fail_next(k, status, method=method, path_prefix=path_prefix)
 
-    def fail_for(self, seconds: float, status: int = 503) -> None:
-        self.faults.fail_for(seconds, status)
+    def fail_for(self, seconds: float, status: int = 503, *, path_prefix=None, page="") -> None:
+        self.faults.fail_for(seconds, status, path_prefix=path_prefix, page=page)
+
+    def maintenance(self, seconds: float, path_prefix: str = "/library") -> None:
+        """A partial outage as PMS has it during database maintenance or an upgrade: /identity
+        and / still answer, everything under `path_prefix` gets 503 with an HTML page."""
+        self.fail_for(seconds, 503, path_prefix=path_prefix, page=MAINTENANCE_PAGE)
 
     def latency(self, seconds: float) -> None:
         self.faults.latency(seconds)
@@ -258,7 +268,9 @@ class PlexEmulator:
                 return _hang(h, halt)
             if fault and fault.kind == "drop":
                 return _drop(h, fault.during)
-            if fault:
+            if fault and fault.page:
+                response = Response(fault.status, fault.page.encode("utf-8"), "text/html")
+            elif fault:
                 response = error(fault.status)
             else:
                 headers = {k.lower(): v for k, v in h.headers.items()}
