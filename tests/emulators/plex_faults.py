@@ -57,7 +57,7 @@ class RequestLog:
 
 @dataclass
 class Fault:
-    kind: str                    # "fail" | "hang" | "drop"
+    kind: str                    # "fail" | "hang" | "drop" | "lose" (done, answer lost)
     status: int = 0              # for "fail"
     during: str = "headers"      # for "drop": "headers" (ConnectionError) or "body"
     page: str = ""               # for "fail": an HTML body instead of PMS's small error page
@@ -96,6 +96,11 @@ class FaultPlan:
         if during not in ("headers", "body"):
             raise ValueError("during must be 'headers' or 'body'")
         self._add(Fault("drop", during=during), k, method, path_prefix)
+
+    def lose_response_next(self, k: int, *, method=None, path_prefix=None) -> None:
+        """Carry out the request, then reset the connection instead of answering: the client
+        cannot tell whether it happened (a proxy timing out, Wi-Fi dropping, PMS busy)."""
+        self._add(Fault("lose"), k, method, path_prefix)
 
     def fail_for(self, seconds: float, status: int = 503, *, path_prefix: str | None = None,
                  page: str = "") -> None:

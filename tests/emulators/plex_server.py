@@ -195,6 +195,9 @@ class PlexEmulator:
     def drop_next(self, k: int, during: str = "headers", *, method=None, path_prefix=None):
         self.faults.drop_next(k, during, method=method, path_prefix=path_prefix)
 
+    def lose_response_next(self, k: int, *, method=None, path_prefix=None) -> None:
+        self.faults.lose_response_next(k, method=method, path_prefix=path_prefix)
+
     def clear_faults(self) -> None:
         self.faults.clear()
 
@@ -268,6 +271,11 @@ class PlexEmulator:
                 return _hang(h, halt)
             if fault and fault.kind == "drop":
                 return _drop(h, fault.during)
+            if fault and fault.kind == "lose":  # done, but the client never hears so
+                headers = {k.lower(): v for k, v in h.headers.items()}
+                record.status = self._answer(Request(h.command, path, query, pairs, headers,
+                                                     body)).status
+                return _reset(h)
             if fault and fault.page:
                 response = Response(fault.status, fault.page.encode("utf-8"), "text/html")
             elif fault:
