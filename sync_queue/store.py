@@ -24,7 +24,7 @@ STATUS_READY = 1  # persist-queue AckStatus: inited 0, ready 1, unack 2, acked 5
 STATUS_UNACK = 2
 STATUS_ACKED = 5
 BUSY_TIMEOUT_S = 30.0  # a hook may wait this long behind a writer before giving up
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: owed_covers
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} (
@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_last_failure ON dead_letters (last_failure);
 CREATE TABLE IF NOT EXISTS sync_records (
     scene_id TEXT PRIMARY KEY, record TEXT NOT NULL, synced_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS owed_covers (
+    scene_id TEXT PRIMARY KEY, job TEXT NOT NULL, owed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS skipped_scenes (
     scene_id TEXT PRIMARY KEY, reason TEXT NOT NULL, skipped_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS plexsync_state (

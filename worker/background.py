@@ -31,6 +31,7 @@ from sync_queue.lock import drain_lock_held
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, data_dir_for, parse_config
+from worker.covers import CoverFetcher
 from worker.drain import DrainContext, DrainSummary
 from worker.sync_worker import SyncWorker
 
@@ -48,6 +49,7 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
     """A DrainContext syncing through the real Plex client; close the index when done."""
     client = PlexClient(cfg, data_dir)
     index = PathIndex(data_dir)
+    fetch_image = CoverFetcher(fetch_image)  # says once per drain why covers stay owed
 
     def sync_job(snapshot: dict, record: dict | None, allow_scan: bool):
         return sync_scene(client, index, cfg, snapshot, record, fetch_image,

@@ -61,6 +61,7 @@ class DrainSummary:
     skipped: int = 0
     dropped: int = 0           # deleted in Stash while queued: nothing left to sync
     dead_lettered: int = 0
+    covers_owed: int = 0       # synced without the cover (Stash did not serve it): owed
     retrying: int = 0          # distinct jobs that failed and still wait for a retry
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
@@ -85,6 +86,8 @@ class DrainSummary:
         if outcome.kind in (job_policy.DEAD_LETTER, *job_policy.STOPS):
             self.errors.append(outcome.headline)
         self.auth_stopped = self.auth_stopped or outcome.kind in job_policy.STOPS
+        if outcome.result is not None and (outcome.result.record or {}).get("cover_owed"):
+            self.covers_owed += 1
 
     def line(self) -> str:
         """One line for Stash's log: counts, time, and the errors a person must act on."""
@@ -103,6 +106,9 @@ class DrainSummary:
                 text += f" (next at {time.strftime('%H:%M:%S', time.localtime(self.next_due))})"
         if self.breaker_open:
             text += "; paused: Plex is unavailable (circuit breaker open)"
+        if self.covers_owed:
+            text += (f"; {self.covers_owed} cover(s) owed: Stash did not serve them (see "
+                     "drainer.log), retried by the next sync")
         if self.errors:
             shown = self.errors[:3]
             more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
@@ -139,6 +145,9 @@ def drain(ctx: DrainContext, *, idle_exit_after: float | None = None,
     try:
         queue = JobQueue(ctx.data_dir)
         run = _Run(ctx, queue, summary, stop, on_progress, clock, wait or stop.wait)
+        owed = run.stores.records.requeue_owed_covers()  # once per drain: no loop on them
+        if owed:
+            log.info(f"retrying {owed} cover(s) that could not be fetched from Stash before")
         while True:
             queue.resume_unacked()  # we hold the lock: anything in flight belongs to a dead drainer
             went_idle = run.loop(idle_exit_after)

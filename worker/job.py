@@ -199,7 +199,8 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
     if kind in (SYNCED, UNCHANGED):
         result = outcome.result
         if result.record:
-            stores.records.put(scene, result.record)
+            owed = outcome.job if result.record.get("cover_owed") else None
+            stores.records.put(scene, result.record, owed_job=owed)
         stores.queue.ack(taken)
         for warning in result.warnings or ():
             log.warning(warning)  # plex/ warnings already name the scene
