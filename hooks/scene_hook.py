@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.stash_api import StashClient
+from sync_queue.notes import take_notes
 from sync_queue.store import QueueStore
 from hooks.scene_jobs import jobs_from_scenes
 from validation.config import parse_config
@@ -80,6 +81,8 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir: Path, data_dir: Pat
     background_report = store.take_unreported_drain_summary()
     if background_report:
         log.info(f"background sync: {background_report}")
+    for note in take_notes(data_dir):  # a repaired file, a drainer that died at start
+        log.warning(note)
     if store.auth_failed_for(cfg.token_fingerprint):
         # Starting a drainer would only hear the same 401 again: say what to fix instead.
         log.warning("Plex rejected the configured plex_token; edits wait in PlexSync's queue. "

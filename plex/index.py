@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -67,15 +68,45 @@ def configured_sections(all_sections: list[dict], cfg: Config) -> list[dict]:
 class PathIndex:
     def __init__(self, data_dir: str | Path):
         Path(data_dir).mkdir(parents=True, exist_ok=True)
-        # One connection shared by the worker's threads, serialised by a lock.
-        self._db = sqlite3.connect(Path(data_dir) / "index.db", check_same_thread=False)
         self._lock = threading.Lock()
-        with self._lock, self._db:
-            # WAL + NORMAL: no fsync per commit (a 50k build commits every page), and still no
-            # corruption on a crash; at worst the last pages are lost and rebuilt from Plex.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        path = Path(data_dir) / "index.db"
+        # Set when a damaged index.db was moved aside: "<why> -> <new name>" (it is a cache of
+        # Plex's paths, rebuilt from Plex; the caller tells the user once).
+        self.moved_aside: str | None = None
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise  # locked, disk full, unreadable folder: not damage, do not discard it
+            moved = path.with_name("index.db.damaged")
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.replace(f"{path}{suffix}", f"{moved}{suffix}")
+                except OSError:
+                    pass
+            self.moved_aside = f"{exc} -> {moved.name}"
+            log.warning(f"the path index {path} was damaged ({exc}); moved to {moved.name}, "
+                        "rebuilding it from Plex")
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        # One connection shared by the worker's threads, serialised by self._lock.
+        db = sqlite3.connect(path, check_same_thread=False)
+        try:
+            with db:
+                # WAL + NORMAL: no fsync per commit (a 50k build commits every page), and
+                # still no corruption on a crash; at worst the last pages are rebuilt.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                problem = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {problem}")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         self._db.close()

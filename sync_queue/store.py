@@ -63,13 +63,35 @@ def scene_key(scene_id) -> str:
 
 
 def connect(data_dir: str | Path) -> sqlite3.Connection:
-    """A connection to queue.db with the schema in place; autocommit, explicit transactions."""
+    """A connection to queue.db with the schema in place; autocommit, explicit transactions.
+    A damaged file is moved aside and what can be read of it kept (sync_queue.repair)."""
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError as exc:
+        from sync_queue.repair import is_damaged  # the rare path pays for its import
+        if not is_damaged(exc):
+            raise
+        error = exc
+    repair_damaged(path, error)
+    return _open(path)
+
+
+def repair_damaged(data_dir: Path, error: BaseException) -> None:
+    from sync_queue.repair import repair_queue_db
+    repair_queue_db(data_dir, error, _open)
+
+
+def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path / QUEUE_DB, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                            check_same_thread=False)
-    if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-        _create_schema(conn)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            _create_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -153,7 +175,21 @@ class QueueStore:
         self.close()
 
     def enqueue(self, jobs: list[dict]) -> int:
-        """Commit every job in ONE transaction; the newest job of each scene is remembered."""
+        """Commit every job in ONE transaction; the newest job of each scene is remembered.
+        Damage met on the way (a bad page deep in queue.db) is repaired, then it commits."""
+        try:
+            return self._enqueue(jobs)
+        except sqlite3.DatabaseError as exc:
+            from sync_queue.repair import is_damaged
+            if not is_damaged(exc):
+                raise
+            error = exc
+        self._conn.close()
+        repair_damaged(self.data_dir, error)
+        self._conn = connect(self.data_dir)
+        return self._enqueue(jobs)
+
+    def _enqueue(self, jobs: list[dict]) -> int:
         if not jobs:
             return 0
         now = time.time()

@@ -22,12 +22,14 @@ import threading
 from pathlib import Path
 
 from hooks.drainer_launch import start_drainer_if_idle
+from hooks.errors import describe_failure
 from hooks.stash_api import StashClient, StashError
 from hooks.stash_log import install_file_logging, register_secret
 from plex.client import PlexClient
 from plex.index import PathIndex
 from plex.sync import sync_scene
 from sync_queue.lock import drain_lock_held
+from sync_queue.notes import leave_note
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, data_dir_for, parse_config
@@ -49,6 +51,9 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
     """A DrainContext syncing through the real Plex client; close the index when done."""
     client = PlexClient(cfg, data_dir)
     index = PathIndex(data_dir)
+    if index.moved_aside:
+        leave_note(data_dir, f"PlexSync's path index (index.db, a cache of Plex's file paths) "
+                   f"was damaged ({index.moved_aside}); it is rebuilt from Plex, nothing is lost")
     fetch_image = CoverFetcher(fetch_image)  # says once per drain why covers stay owed
 
     def sync_job(snapshot: dict, record: dict | None, allow_scan: bool):
@@ -137,6 +142,8 @@ def main(argv: list[str] | None = None, stdin=None) -> int:
     try:
         payload = json.loads((stdin or sys.stdin).read() or "{}")
         return run_background(payload if isinstance(payload, dict) else {})
-    except Exception:  # noqa: BLE001 - nobody reads our stderr; the log file is the only trace
+    except Exception as exc:  # noqa: BLE001 - nobody reads our stderr: drainer.log and a note
         log.exception("the background drainer failed")
+        leave_note(data_dir_for(PLUGIN_DIR), f"the background sync stopped: {describe_failure(exc)} "
+                   "(details in drainer.log); the next edit or Process Queue starts it again")
         return 1

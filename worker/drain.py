@@ -26,6 +26,8 @@ from sync_queue.dlq import DeadLetters
 from sync_queue.jobs import JobQueue, TakenJob
 from sync_queue.lock import DrainLock
 from sync_queue.records import SyncRecords
+from sync_queue.repair import ensure_intact
+from sync_queue.store import connect
 from sync_queue.state import QueueState
 from validation.config import Config
 from worker import job as job_policy
@@ -143,6 +145,7 @@ def drain(ctx: DrainContext, *, idle_exit_after: float | None = None,
         return summary
     queue = run = None
     try:
+        ensure_intact(ctx.data_dir, connect)  # a damaged queue.db is moved aside, rows kept
         queue = JobQueue(ctx.data_dir)
         run = _Run(ctx, queue, summary, stop, on_progress, clock, wait or stop.wait)
         owed = run.stores.records.requeue_owed_covers()  # once per drain: no loop on them

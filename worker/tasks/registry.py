@@ -12,6 +12,7 @@ from typing import Callable
 
 from hooks.stash_api import StashClient
 from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
+from sync_queue.notes import take_notes
 from sync_queue.store import QueueStore
 from validation.config import Config, parse_config
 from worker.tasks import dlq, drain, dry_run, health, status, sync_all
@@ -54,6 +55,8 @@ def run_mode(mode: str, env: TaskEnv) -> TaskResult:
         background = store.take_unreported_drain_summary()
     if background:
         log.info(f"background sync: {background}")
+    for note in take_notes(env.data_dir):
+        log.warning(note)
     try:
         return MODES[check_mode(mode)](env)
     finally:
