@@ -66,26 +66,48 @@ class Salvage:
         return text
 
 
+_EDGE_PROBES = 64  # rowids tried one by one next to a damaged page
+
+
 def _rows(conn: sqlite3.Connection, table: str, columns: str, where: str,
           salvage: Salvage) -> list[tuple]:
-    """Every readable row: forwards until a damaged page, then backwards from the end."""
+    """Every readable row: forwards until a damaged page, then backwards from the end.
+
+    Python's sqlite3 steps one row ahead of the row it hands out, so a scan that dies on a
+    damaged page also drops the row before it; those edges are read again row by row."""
     found: dict[int, tuple] = {}
-    complete = True
-    for order in ("ASC", "DESC"):
+    select = f"SELECT rowid, {columns} FROM {table} {where}"
+    for order, step in (("ASC", 1), ("DESC", -1)):
+        last = None
         try:
-            for row in conn.execute(f"SELECT rowid, {columns} FROM {table} {where} "
-                                    f"ORDER BY rowid {order}"):
+            for row in conn.execute(f"{select} ORDER BY rowid {order}"):
                 if row[0] in found:
                     break  # met the rows the forward pass read: nothing lies between
                 found[row[0]] = row[1:]
+                last = row[0]
             else:
                 if order == "ASC":
                     return list(found.values())  # read to the end: nothing was lost
         except sqlite3.DatabaseError:
-            complete = False
-    if not complete:
-        salvage.unreadable.append(table)
+            _read_edge(conn, select, where, last, step, found)
+    salvage.unreadable.append(table)
     return [found[k] for k in sorted(found)]
+
+
+def _read_edge(conn, select: str, where: str, last, step: int, found: dict) -> None:
+    """Point reads of the rowids after `last` (before it, step -1) until one hits damage."""
+    rowid = (last if last is not None else (0 if step > 0 else None))
+    if rowid is None:
+        return
+    joiner = "AND" if where else "WHERE"
+    for _ in range(_EDGE_PROBES):
+        rowid += step
+        try:
+            row = conn.execute(f"{select} {joiner} rowid = ?", (rowid,)).fetchone()
+        except sqlite3.DatabaseError:
+            return
+        if row is not None and row[0] not in found:
+            found[row[0]] = row[1:]
 
 
 def salvage(path: Path) -> Salvage:
