@@ -1,0 +1,131 @@
+"""Issue 11 item 10: a full disk and a read-only data folder, for real: the data folder is a
+1 MB tmpfs (root may mount one; the tests skip with the reason where it cannot), filled to the
+last byte or remounted read-only.
+
+- The hook's error names the folder and the cause (full / read-only) and the remedy, instead
+  of "database or disk is full" / "disk I/O error" / "attempt to write a readonly database".
+- A drainer killed by the full disk is resumed by the next task once space is back (it used
+  to wait for a manual Process Queue or the next edit), and the edits it had queued land.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from sync_queue.lock import DrainLock
+from tests.e2e_fixtures import wait_until
+from tests.emulators.plex_library import PART_I_FILE
+from tests.proof_checks import queue_counts, tracebacks, twin_scenes
+
+
+@contextmanager
+def tmpfs(path, size="1m"):
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root / CAP_SYS_ADMIN): {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def plexsync_processes(env) -> list[int]:
+    """Pids of PlexSync processes working on this test's data folder (Linux /proc)."""
+    marker = f"PLEXSYNC_DATA_DIR={env.data_dir}".encode()
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0") and int(proc.name) != os.getpid():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def fill(path) -> None:
+    """Write until the file system has no byte left."""
+    handle = open(path, "wb")
+    try:
+        while True:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+    except OSError:
+        pass
+    try:
+        handle.close()
+    except OSError:
+        pass
+
+
+@contextmanager
+def read_only(path):
+    """The folder, as it is, turned read-only (a read-only bind mount over itself)."""
+    done = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount here (needs root / CAP_SYS_ADMIN): {done.stderr.strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_full_disk_is_named_and_a_drainer_it_killed_is_resumed_by_the_next_task(synced):
+    env = synced
+    with tmpfs(env.data_dir):
+        scenes = twin_scenes(env, 8, "full", details=lambda n: "a summary " * 100)
+        tag = env.stash.add_tag("Full Disk Tag")
+        env.edit(list(scenes)[0], title="warm up: index and queue exist")
+        env.wait_drained()
+        lock = DrainLock(env.data_dir)
+        assert lock.try_acquire()
+        env.bulk_edit(list(scenes), tag_ids={"ids": [str(tag)], "mode": "ADD"})
+        lock.release()
+        filler = env.data_dir / "filler"
+        fill(filler)
+
+        drainer = env.start_drainer()  # the disk is full: it dies at start
+        assert drainer.wait(30) == 1
+
+        env.edit(list(scenes)[1], title="saved while the disk is full")
+        run = env.runner.runs[-1]
+        assert run.error is not None and "database or disk is full" not in run.error
+        assert f"PlexSync cannot write its data folder {env.data_dir}" in run.error, run.error
+        assert "the disk holding it is full" in run.error and "Free some space" in run.error
+
+        filler.unlink()  # space is back; the next thing Stash runs is a task, not an edit
+        assert queue_counts(env)["ready"] == 8  # what the dead drainer left
+        status = env.runner.run_task("queue_status", timeout=60)
+        assert status.error is None, status.error
+        assert any("resumed the background sync: 8 queued edit(s)" in m
+                   for m in status.messages()), status.logs
+        env.wait_drained(timeout=60)
+        for scene, path in scenes.items():
+            assert "Full Disk Tag" in env.plex_item(path)["genres"], scene
+        assert env.dead_letters() == []
+        env.kill_drainer()
+
+
+def test_read_only_data_folder_is_named_and_syncing_resumes_when_writable(synced):
+    env = synced
+    env.edit(env.library.scenes["part1"], title="before read-only")
+    env.wait_drained()
+    # a drainer still closing its files would keep a read-only remount "busy"
+    wait_until(lambda: not plexsync_processes(env), 30, what="the drainer to exit")
+    with read_only(env.data_dir):
+        env.edit(env.library.scenes["part1"], title="while read-only")
+        run = env.runner.runs[-1]
+        assert run.error is not None, run.output
+        assert f"PlexSync cannot write its data folder {env.data_dir}" in run.error, run.error
+        assert "read-only file system" in run.error and "writable" in run.error
+    env.edit(env.library.scenes["part1"], title="writable again")
+    wait_until(lambda: env.plex_item(PART_I_FILE)["title"] == "writable again", 30,
+               what="the edit after the fix")
+    env.wait_drained()
+    assert env.dead_letters() == []
