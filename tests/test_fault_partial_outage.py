@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from hooks.stash_api import StashClient
+from plex.errors import PlexUnavailable
 from sync_queue.lock import DrainLock
 from validation.config import parse_config
 from worker.background import build_plex_context
 from worker.drain import drain
+from worker.job import DEAD_LETTER, RETRY, run_job
 from tests.proof_checks import queue_counts, twin_scenes
+from tests.test_drain import SETTINGS, make_job
 
 OUTAGE_S = 1800.0
 
@@ -76,3 +81,29 @@ def test_plex_in_maintenance_keeps_the_breaker_open_and_dead_letters_nothing(syn
     # 30 minutes, plus the few job failures that opened the breaker.
     assert OUTAGE_S / 60 - 2 <= len(probes) and len(failed) <= OUTAGE_S / 60 + 10, len(failed)
     assert summary.breaker_opened == 1
+
+
+# -- the rule itself, as a value table ------------------------------------------------------
+
+def _unavailable(snapshot, record, allow_scan):
+    raise PlexUnavailable("Plex failed with a server error: (503)", 503)
+
+
+@pytest.mark.parametrize("attempts, last_failed_at, plex_ok_at, expected", [
+    (0, None, None, RETRY),          # first failure: retry
+    (5, 100.0, None, RETRY),         # budget spent, Plex never answered: the outage goes on
+    (5, 100.0, 90.0, RETRY),         # Plex answered only before this job's last failure
+    (5, 100.0, 100.0, RETRY),        # ... or at the same instant
+    (5, 100.0, 150.0, DEAD_LETTER),  # Plex answered others since: this job's own problem
+    (50, 100.0, None, RETRY),        # hours into an outage: still retrying, never dead
+])
+def test_a_transient_error_dead_letters_only_when_plex_answered_since(
+        attempts, last_failed_at, plex_ok_at, expected):
+    job = {**make_job(1), "attempts": attempts}
+    if last_failed_at is not None:
+        job["last_failed_at"] = last_failed_at
+    outcome = run_job(job, cfg=parse_config(SETTINGS), sync_job=_unavailable, record=None,
+                      now=200.0, rng=lambda lo, hi: hi, plex_ok_at=plex_ok_at)
+    assert outcome.kind == expected
+    if expected == RETRY:  # at most the schedule's longest delay (80 s), never growing past it
+        assert 200.0 < outcome.job["not_before"] <= 280.0 and outcome.job["last_failed_at"] == 200.0
