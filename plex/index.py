@@ -9,6 +9,7 @@ updatedAt; when the section's item count still disagrees (items deleted), rebuil
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -162,7 +163,9 @@ class PathIndex:
     # -- building --------------------------------------------------------------------------
     def ensure(self, client, cfg: Config) -> None:
         """Build the index when it is empty or was built for another server/library set."""
-        signature = json.dumps([cfg.plex_url, sorted(t.casefold() for t in cfg.plex_libraries)])
+        # A digest, not the URL: a token pasted into plex_url must not be stored in index.db.
+        signature = hashlib.sha256(json.dumps(
+            [cfg.plex_url, sorted(t.casefold() for t in cfg.plex_libraries)]).encode()).hexdigest()
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'signature'").fetchone()
         if row and row[0] == signature:
