@@ -15,17 +15,23 @@ from pathlib import Path
 FULL_BELOW_BYTES = 256 * 1024  # less free than this: a write of a few pages fails
 _SQLITE_STORAGE = ("database or disk is full", "disk i/o error", "unable to open database file",
                    "readonly database", "read-only database")
-_OS_STORAGE = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+_OS_FULL_OR_READ_ONLY = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG}
+_OS_FORBIDDEN = {errno.EACCES, errno.EPERM}  # about the data folder only if it names a file there
 
 
 class DataFolderError(RuntimeError):
     """PlexSync's data folder cannot be written; the message names the folder and the cause."""
 
 
-def is_storage_error(exc: BaseException) -> bool:
+def is_storage_error(exc: BaseException, data_dir: str | Path) -> bool:
     if isinstance(exc, sqlite3.OperationalError):
         return any(text in str(exc).lower() for text in _SQLITE_STORAGE)
-    return isinstance(exc, OSError) and exc.errno in _OS_STORAGE
+    if not isinstance(exc, OSError):
+        return False
+    if exc.errno in _OS_FULL_OR_READ_ONLY:
+        return True
+    return exc.errno in _OS_FORBIDDEN and bool(exc.filename) and \
+        str(exc.filename).startswith(str(data_dir))
 
 
 def folder_problem(data_dir: str | Path, exc: BaseException | None = None) -> str | None:
@@ -56,7 +62,7 @@ def folder_problem(data_dir: str | Path, exc: BaseException | None = None) -> st
 def describe_storage_error(exc: BaseException, data_dir: str | Path) -> str | None:
     """One sentence naming the folder, the cause and the remedy; None if exc is not about
     the data folder's storage."""
-    if not is_storage_error(exc):
+    if not is_storage_error(exc, data_dir):
         return None
     cause = folder_problem(data_dir, exc) or f"{exc}"
     if "full" in cause:

@@ -9,7 +9,9 @@ last byte or remounted read-only.
 """
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sync_queue.lock import DrainLock
+from sync_queue.storage import describe_storage_error
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE
 from tests.proof_checks import queue_counts, tracebacks, twin_scenes
@@ -129,3 +132,24 @@ def test_read_only_data_folder_is_named_and_syncing_resumes_when_writable(synced
                what="the edit after the fix")
     env.wait_drained()
     assert env.dead_letters() == []
+
+
+# -- which errors are about the data folder (value table; no mount needed) -------------------
+
+@pytest.mark.parametrize("make_error, expected", [
+    (lambda d: sqlite3.OperationalError("database or disk is full"), "the disk holding it is full"),
+    (lambda d: OSError(errno.ENOSPC, "No space left on device"), "the disk holding it is full"),
+    (lambda d: sqlite3.OperationalError("disk I/O error"), "disk I/O error"),  # cause unknown
+    (lambda d: PermissionError(errno.EACCES, "Permission denied", str(d / "queue.db")),
+     "Permission denied"),
+    (lambda d: PermissionError(errno.EACCES, "Permission denied", "/etc/elsewhere"), None),
+    (lambda d: sqlite3.OperationalError("database is locked"), None),  # not storage
+    (lambda d: ValueError("nothing to do with disks"), None),
+])
+def test_storage_errors_name_the_folder_and_only_the_folder(tmp_path, make_error, expected):
+    text = describe_storage_error(make_error(tmp_path), tmp_path)
+    if expected is None:
+        assert text is None
+    else:
+        assert text.startswith(f"PlexSync cannot write its data folder {tmp_path}: ")
+        assert expected in text
