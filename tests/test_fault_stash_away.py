@@ -53,6 +53,8 @@ def test_covers_owed_while_stash_was_away_are_uploaded_by_sync_all(synced):
     assert "could not fetch the cover" not in log_text
     assert SyncRecords(env.data_dir).owed_cover_count() == 3
     assert env.dead_letters() == []
+    status = env.runner.run_task("queue_status")
+    assert "covers owed           3" in status.output, status.output
 
     result = env.runner.run_task("sync_all", timeout=120)
     assert result.error is None, result.error

@@ -47,6 +47,9 @@ def test_wrong_library_name_stops_once_keeps_the_jobs_and_resumes_when_fixed(syn
     assert "plex_libraries names Movise, which Plex does not have" in stopped[0]
     assert "Plex has: Movies" in stopped[0]
     assert env.drainer_log().count("syncing stops until the setting is changed") == 1
+    status = env.runner.run_task("queue_status")
+    assert "STOPPED: plex_libraries names Movise" in status.output, status.output
+    assert not any("resumed the background sync" in m for m in status.messages())
 
     env.configure(plex_libraries="Movies")  # fixed
     env.edit(first, title="after the fix")

@@ -26,6 +26,8 @@ def queue_status(env: TaskEnv) -> TaskResult:
         breaker = _breaker(state.breaker())
         auth = state.auth_blocked(env.cfg.token_fingerprint)
         auth_at = (state.auth_failure() or {}).get("at")
+        libraries = state.settings_blocked(env.cfg.libraries_fingerprint)
+        owed = records.owed_cover_count()
         last_sync, synced_scenes = records.last_synced_at(), records.count()
         drain_status = state.drain_status() or {}
         last_run = state.last_drain_summary()
@@ -40,13 +42,20 @@ def queue_status(env: TaskEnv) -> TaskResult:
                "total": drain_status.get("total") if current else None}
     sections = _index_sections(env)
     data = {"queue": counts, "breaker": breaker, "plex_token_rejected": auth,
+            "plex_libraries_rejected": libraries, "covers_owed": owed,
             "last_sync_at": last_sync, "synced_scenes": synced_scenes, "drainer": drainer,
             "index": sections, "last_background_run": last_run}
     rows = _rows(counts, breaker, auth, auth_at, last_sync, synced_scenes, drainer, sections,
                  last_run)
+    if libraries:
+        rows.insert(5, ("plex_libraries", f"STOPPED: {libraries}"))
+    if owed:
+        rows.insert(5, ("covers owed", f"{owed} (Stash did not serve them; the next drain or "
+                                       "Sync All retries them)"))
     title = (f"Queue Status: {counts['ready']} pending, {counts['scheduled']} waiting, "
              f"{counts['dead_letters']} dead letters")
-    return TaskResult(fmt.table(title, rows), data, ok=_healthy(counts, breaker, auth))
+    return TaskResult(fmt.table(title, rows), data,
+                      ok=_healthy(counts, breaker, auth) and not libraries)
 
 
 def _healthy(counts: dict, breaker: dict, auth) -> bool:
