@@ -115,6 +115,37 @@ def test_full_disk_is_named_and_a_drainer_it_killed_is_resumed_by_the_next_task(
         env.kill_drainer()
 
 
+def test_a_drainer_the_disk_fills_under_mid_drain_is_resumed_by_the_next_task(synced):
+    env = synced
+    with tmpfs(env.data_dir):
+        scenes = twin_scenes(env, 8, "midfull", details=lambda n: "a summary " * 100)
+        tag = env.stash.add_tag("Mid Drain Tag")
+        env.edit(list(scenes)[0], title="warm up: index and queue exist")
+        env.wait_drained()
+        lock = DrainLock(env.data_dir)
+        assert lock.try_acquire()
+        env.bulk_edit(list(scenes), tag_ids={"ids": [str(tag)], "mode": "ADD"})
+        lock.release()
+        env.plex.latency(0.3)  # a slow Plex: the disk fills while the drain is under way
+        drainer = env.start_drainer()
+        wait_until(lambda: env.plex.count("PUT") >= 2, 30, what="the first synced job")
+        filler = env.data_dir / "filler"
+        fill(filler)
+        assert drainer.wait(60) is not None  # it stopped: it cannot write its progress
+        env.plex.latency(0)
+        landed = sum("Mid Drain Tag" in env.plex_item(p)["genres"] for p in scenes.values())
+        assert 0 < landed < 8, landed  # really in the middle
+
+        filler.unlink()
+        status = env.runner.run_task("queue_status", timeout=60)
+        assert any("resumed the background sync" in m for m in status.messages()), status.logs
+        env.wait_drained(timeout=60)
+        for scene, path in scenes.items():
+            assert "Mid Drain Tag" in env.plex_item(path)["genres"], scene
+        assert env.dead_letters() == []
+        env.kill_drainer()
+
+
 def test_read_only_data_folder_is_named_and_syncing_resumes_when_writable(synced):
     env = synced
     env.edit(env.library.scenes["part1"], title="before read-only")

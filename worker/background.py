@@ -102,8 +102,8 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     summary = worker.summary
     state = QueueState(data_dir)
     if worker.error is not None:
-        state.store_drain_summary(f"background sync stopped on an unexpected "
-                                  f"{type(worker.error).__name__}; see drainer.log", errors=True)
+        state.store_drain_summary(f"stopped: {describe_failure(worker.error)}; "
+                                  "see drainer.log", errors=True)
     elif should_report(summary):
         state.store_drain_summary(summary.line(), errors=bool(summary.errors))
     if summary and not summary.lock_busy:
