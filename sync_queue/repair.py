@@ -194,6 +194,8 @@ def repair_queue_db(data_dir: Path, error: BaseException, connect) -> bool:
     """Move a damaged queue.db aside, restore what can be read into a fresh one (opened with
     `connect`), and leave one note for Stash's log. False if another process did it first."""
     path = Path(data_dir) / "queue.db"
+    if not still_damaged(path):
+        return False  # another process repaired it a moment ago: never move a good file
     try:
         moved = move_aside(path)
     except FileNotFoundError:
@@ -213,6 +215,20 @@ def repair_queue_db(data_dir: Path, error: BaseException, connect) -> bool:
     else:
         log.warning(message)
     return True
+
+
+def still_damaged(path: Path) -> bool:
+    """Look again right before moving: two processes can meet the same damage."""
+    try:
+        conn = sqlite3.connect(path, timeout=5.0)
+    except sqlite3.Error:
+        return False  # gone or unopenable: not ours to move
+    try:
+        return conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok"
+    except sqlite3.DatabaseError as exc:
+        return is_damaged(exc)
+    finally:
+        conn.close()
 
 
 def ensure_intact(data_dir: Path, connect) -> None:

@@ -20,7 +20,7 @@ from sync_queue.lock import DrainLock
 from sync_queue.records import SyncRecords
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE
-from tests.proof_checks import queue_counts, tracebacks, twin_scenes
+from tests.proof_checks import plexsync_processes, queue_counts, tracebacks, twin_scenes
 
 
 def garbage(path, size: int = 8192) -> None:
@@ -40,6 +40,8 @@ def test_garbage_index_db_is_moved_aside_and_rebuilt(synced):
     env = synced
     env.edit(env.library.scenes["part1"], title="before the damage")
     env.wait_drained()
+    # a drainer still closing would checkpoint its WAL into the file after the damage
+    wait_until(lambda: not plexsync_processes(env), 30, what="the drainer to exit")
     garbage(env.data_dir / "index.db")
 
     env.edit(env.library.scenes["part2"], title="after the damage")  # new item: needs the index

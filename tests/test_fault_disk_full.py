@@ -10,11 +10,9 @@ last byte or remounted read-only.
 from __future__ import annotations
 
 import errno
-import os
 import sqlite3
 import subprocess
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,7 @@ from sync_queue.lock import DrainLock
 from sync_queue.storage import describe_storage_error
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE
-from tests.proof_checks import queue_counts, tracebacks, twin_scenes
+from tests.proof_checks import plexsync_processes, queue_counts, twin_scenes
 
 
 @contextmanager
@@ -36,19 +34,6 @@ def tmpfs(path, size="1m"):
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
-def plexsync_processes(env) -> list[int]:
-    """Pids of PlexSync processes working on this test's data folder (Linux /proc)."""
-    marker = f"PLEXSYNC_DATA_DIR={env.data_dir}".encode()
-    pids = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (proc / "environ").read_bytes().split(b"\0") and int(proc.name) != os.getpid():
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
 
 
 def fill(path) -> None:
