@@ -88,6 +88,7 @@ def test_queue_db_with_a_damaged_page_keeps_every_readable_row(synced):
     tag = env.stash.add_tag("Pages Tag")
     env.bulk_edit(list(scenes), tag_ids={"ids": [str(tag)], "mode": "ADD"})
     env.wait_drained(timeout=60)
+    wait_until(lambda: not plexsync_processes(env), 30, what="the drainer to exit")
     assert SyncRecords(env.data_dir).count() >= 60
 
     waiting = list(scenes)[:3]
