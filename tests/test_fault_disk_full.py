@@ -10,16 +10,26 @@ last byte or remounted read-only.
 from __future__ import annotations
 
 import errno
+import json
+import os
+import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from sync_queue.lock import DrainLock
 from sync_queue.storage import describe_storage_error
+from sync_queue.store import QueueStore
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE
+from tests.harness.fixtures import PLUGIN_ROOT
+from tests.harness.protocol import plugin_input
 from tests.proof_checks import plexsync_processes, queue_counts, twin_scenes
 
 
@@ -169,3 +179,55 @@ def test_storage_errors_name_the_folder_and_only_the_folder(tmp_path, make_error
     else:
         assert text.startswith(f"PlexSync cannot write its data folder {tmp_path}: ")
         assert expected in text
+
+
+def test_a_folder_stash_may_not_write_is_named_as_a_permission_problem(synced, tmp_path):
+    """Root may write anywhere, so the hook runs as `nobody` (as Stash does when it runs as
+    another user than the one who installed the plugin), on a root-owned 0755 folder."""
+    env = synced
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run the hook as another user")
+    folder = Path(tempfile.mkdtemp(prefix="plexsync-perm-", dir="/tmp"))  # pytest's is 0700
+    folder.chmod(0o755)
+    scene = env.library.scenes["part1"]
+    env.stash.edit_scene(scene, title="saved by a user Stash runs as")
+    stdin = plugin_input(env.server_connection(), {"hookContext": {
+        "id": scene, "type": "Scene.Update.Post", "input": {"id": str(scene), "title": "x"},
+        "inputFields": ["id", "title"]}})
+    child_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    child_env["PLEXSYNC_DATA_DIR"] = str(folder / "data")
+
+    def hook_as_nobody() -> dict:
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               sys.executable, str(PLUGIN_ROOT / "PlexSync.py")],
+                              input=stdin, capture_output=True, env=child_env, timeout=60)
+        return json.loads(done.stdout.decode())
+
+    try:
+        answer = hook_as_nobody()
+        assert f"PlexSync cannot write its data folder {folder / 'data'}" in answer["error"]
+        assert "may not write it (permissions)" in answer["error"], answer
+        assert "Make the folder writable" in answer["error"]
+        folder.chmod(0o777)  # fixed: the next save is queued (whether this machine lets
+        hook_as_nobody()     # `nobody` start the venv's Python for the drainer is not the point)
+        assert queue_counts_in(folder / "data")["ready"] == 1
+    finally:
+        for pid in _pids_with(f"PLEXSYNC_DATA_DIR={folder / 'data'}"):
+            os.kill(pid, signal.SIGKILL)  # the drainer that hook started, as nobody
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def queue_counts_in(data_dir) -> dict:
+    with QueueStore(data_dir) as store:
+        return store.counts()
+
+
+def _pids_with(environ_entry: str) -> list[int]:
+    marker, pids = environ_entry.encode(), []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return [pid for pid in pids if pid != os.getpid()]
