@@ -17,6 +17,7 @@ import time
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.lean_json import dumps
 from sync_queue import inbox
+from sync_queue.notes import NOTES_FILE, take_notes
 
 UPDATE_POST = "Scene.Update.Post"
 CREATE_POST = "Scene.Create.Post"
@@ -82,6 +83,9 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: floa
 
     if inbox.SUMMARY_FLAG in flags:
         _surface_drain_summary(data_dir, say)
+    if NOTES_FILE in flags:  # a repaired file, a drainer that died at start
+        for note in take_notes(data_dir):
+            say("warning", note)
     if settings_check is not None:
         settings_check.raise_if_invalid()  # the edit is kept; the user reads what to fix
         if settings_check.token_rejected():

@@ -90,6 +90,11 @@ query PlexSyncFindScenes($filter: FindFilterType, $scene_filter: SceneFilterType
 }
 """ + SCENE_FIELDS
 
+# Asked by the drainer, not the hook: a scene whose file Plex lacks may have been deleted.
+SCENE_EXISTS_QUERY = """
+query PlexSyncSceneExists($id: ID!) { findScene(id: $id) { id } }
+"""
+
 VERSION_QUERY = """
 query PlexSyncStashVersion { version { version } }
 """
@@ -348,6 +353,10 @@ class StashClient:
                                                         "modifier": "GREATER_THAN"}}
         result = self.execute(FIND_SCENES_QUERY, variables).get("findScenes") or {}
         return int(result.get("count") or 0), [_groups_form(s) for s in result.get("scenes") or []]
+
+    def scene_exists(self, scene_id) -> bool:
+        """False once Stash has no scene with this id (deleted); raises StashError if unsure."""
+        return bool(self.execute(SCENE_EXISTS_QUERY, {"id": str(scene_id)}).get("findScene"))
 
     def version(self) -> str:
         return ((self._send(VERSION_QUERY, None).get("version") or {}).get("version")) or "unknown"

@@ -3,14 +3,17 @@
 - The PlexServer is created on first use, so building a client costs no network (the worker
   builds one before it knows whether there is anything to sync).
 - requests' (connect, read) timeouts from the config; TLS verification per verify_tls.
-- tenacity retries ONLY connection errors, twice, quickly: a blip costs nothing, while real
-  backoff, the circuit breaker and the dead-letter queue belong to the worker.
+- tenacity retries ONLY connection errors, twice, quickly, and only GET/PUT (idempotent): a
+  blip costs nothing, while real backoff, the circuit breaker and the dead-letter queue belong
+  to the worker. An upload (POST) is never re-sent blindly: when its answer is lost, Plex's
+  poster list says whether it arrived.
 - One X-Plex-Client-Identifier, created once in <data_dir>/client_id, and product "PlexSync",
   so Plex lists one device instead of a new one for every process.
 - The token travels in a header, never in a URL; every error passes errors.translate().
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -30,7 +33,7 @@ from plexapi import utils as plexapi_utils
 from plexapi.server import PlexServer
 
 from plex.edit_split import Split, split_edits
-from plex.errors import ItemNotFound, PlexBadRequest, translate
+from plex.errors import ItemNotFound, PlexBadRequest, PlexUnavailable, translate
 from plex.item_state import ItemState
 from validation.config import Config
 
@@ -95,10 +98,23 @@ _retry_connection_errors = tenacity.retry(
     stop=tenacity.stop_after_attempt(2), wait=tenacity.wait_fixed(0.2), reraise=True)
 
 
+class _SettingsFirstSession(requests.Session):
+    """A Session whose own `verify` wins over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+
+    requests lets those environment variables replace Session.verify when a request does not
+    pass `verify` itself (plexapi never does), so verify_tls=false was silently ignored on any
+    machine that sets them. Proxies and the rest of the environment still apply."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if verify is None:
+            verify = self.verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
 class PlexClient:
     def __init__(self, cfg: Config, data_dir: str | Path):
         self._cfg = cfg
-        self._session = requests.Session()
+        self._session = _SettingsFirstSession()
         self._session.verify = cfg.verify_tls
         if not cfg.verify_tls:  # the user chose this; urllib3 would warn on stderr per request
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
@@ -117,7 +133,6 @@ class PlexClient:
                                            self._timeout, self._device_headers)
         return self._server
 
-    @_retry_connection_errors
     def _send(self, path: str, method: str, raw: bool = False, **kwargs):
         server = self._connect()
         if not raw:
@@ -129,9 +144,12 @@ class PlexClient:
                                             f"{response.url}")
         return response.content
 
+    _send_retrying = _retry_connection_errors(_send)
+
     def _request(self, path: str, method: str = "get", **kwargs):
+        send = self._send_retrying if method in ("get", "put") else self._send
         try:
-            return self._send(path, method, **kwargs)
+            return send(path, method, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
             # `from None`: the library's chained traceback may quote URLs and headers.
             raise translate(exc, (self._cfg.plex_token,)) from None
@@ -222,8 +240,37 @@ class PlexClient:
         return limit
 
     def upload_image(self, rating_key: str, kind: str, data: bytes) -> None:
-        """POST the image bytes as the item's poster or background art (Plex locks it)."""
-        self._request(f"/library/metadata/{rating_key}/{_IMAGE_KINDS[kind]}", "post", data=data)
+        """POST the image bytes as the item's poster or background art (Plex locks it).
+
+        When the answer is lost (connection reset, timeout: no status), the upload may well
+        have happened; ask Plex which image it shows before anyone sends it again."""
+        try:
+            self._request(f"/library/metadata/{rating_key}/{_IMAGE_KINDS[kind]}", "post",
+                          data=data)
+        except PlexUnavailable as exc:
+            if exc.status is not None or not self._shows_image(rating_key, kind, data):
+                raise
+            return
+
+    def _shows_image(self, rating_key: str, kind: str, data: bytes) -> bool:
+        """True if the item's selected poster/art is these bytes. PMS lists uploads as
+        <Photo ratingKey="upload://posters/<sha1>" selected="1" key="/library/metadata/N/
+        file?url=…">; when the name does not carry the sha1, the selected upload's bytes do."""
+        sha1 = hashlib.sha1(data).hexdigest()
+        try:
+            root = self.query_xml(f"/library/metadata/{rating_key}/{_IMAGE_KINDS[kind]}")
+            for photo in root.findall("Photo"):
+                if photo.attrib.get("selected") not in ("1", "true"):
+                    continue
+                name = photo.attrib.get("ratingKey", "")
+                if name.split("?")[0].rsplit("/", 1)[-1] == sha1:
+                    return True
+                key = photo.attrib.get("key", "")
+                return bool(name.startswith("upload://") and key) and \
+                    hashlib.sha1(self.query_bytes(key)).hexdigest() == sha1
+        except PlexUnavailable:
+            return False  # cannot tell now: the job's retry decides later
+        return False
 
     def scan_path(self, section_id: str, folder: str) -> None:
         """Ask Plex to scan one folder of one library (a partial scan, not the whole library)."""
@@ -249,5 +296,9 @@ class PlexClient:
             raise translate(exc, (self._cfg.plex_token,)) from None
 
     def ping(self) -> None:
-        """Cheap health probe for the circuit breaker: raises a plex.errors error when unhealthy."""
-        self._request("/identity")
+        """Health probe for the circuit breaker: raises a plex.errors error when unhealthy.
+
+        It reads the library list, not /identity: during maintenance or an upgrade PMS answers
+        /identity while every /library/... request gets 503, and a probe that passed then
+        would close the breaker only for the jobs to fail again."""
+        self._request("/library/sections")

@@ -18,6 +18,9 @@ _MAX_DETAIL = 300
 # Credentials that can ride in a URL: Plex's token, Stash's API key, session ids.
 _SECRET_IN_URL = re.compile(r"((?:X-Plex-Token|api_?key|token|session)=)[^&\s'\"]+", re.IGNORECASE)
 _STATUS = re.compile(r"^\((\d{3})\)")
+# PMS answers some errors (maintenance, proxies in front of it) with a whole HTML page: keep
+# its title ("Maintenance", "502 Bad Gateway"), not the markup.
+_HTML_PAGE = re.compile(r"<html.*?(?:<title>(.*?)</title>.*)?$", re.IGNORECASE | re.DOTALL)
 
 
 class PlexSyncError(Exception):
@@ -38,6 +41,15 @@ class PlexAuthError(PlexSyncError):
 
 class PlexBadRequest(PlexSyncError):
     """Permanent: Plex refused the request itself (400); retrying the same request cannot help."""
+
+
+class PlexSettingsError(PlexSyncError):
+    """Permanent until the user fixes `setting` (e.g. plex_libraries names no Plex library):
+    every job would fail the same way, so the drain stops instead of dead-lettering them."""
+
+    def __init__(self, message: str, setting: str):
+        super().__init__(message)
+        self.setting = setting
 
 
 class ItemNotFound(PlexSyncError):
@@ -63,6 +75,8 @@ class AmbiguousMatch(PlexSyncError):
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove credentials from text that may quote a URL; shorten Plex's (HTML) error body."""
     text = _SECRET_IN_URL.sub(r"\1<redacted>", text)
+    text = _HTML_PAGE.sub(lambda m: f"(page: {m.group(1).strip()})" if m.group(1) else "(HTML page)",
+                          text)
     text = redact(text, secrets)
     return text if len(text) <= _MAX_DETAIL else text[:_MAX_DETAIL] + "…"
 

@@ -9,15 +9,17 @@ updatedAt; when the section's item count still disagrees (items deleted), rebuil
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plex.errors import PlexBadRequest
+from plex.errors import PlexSettingsError
 from plex.index_xml import Video, read_page
 from plex.paths import basename_key, is_under, path_key
 from validation.config import Config, setting_label
@@ -83,7 +85,7 @@ def configured_sections(all_sections: list[dict], cfg: Config) -> list[dict]:
         refused.insert(0, f"the {label} setting names {', '.join(missing)}, which Plex does not "
                           f"have (Plex has: {have}); fix the {label} setting")
     if refused and not chosen:
-        raise PlexBadRequest("; ".join(refused))
+        raise PlexSettingsError("; ".join(refused), "plex_libraries")
     for message in refused:
         if message not in _warned_types:
             _warned_types.add(message)
@@ -94,15 +96,45 @@ def configured_sections(all_sections: list[dict], cfg: Config) -> list[dict]:
 class PathIndex:
     def __init__(self, data_dir: str | Path):
         Path(data_dir).mkdir(parents=True, exist_ok=True)
-        # One connection shared by the worker's threads, serialised by a lock.
-        self._db = sqlite3.connect(Path(data_dir) / "index.db", check_same_thread=False)
         self._lock = threading.Lock()
-        with self._lock, self._db:
-            # WAL + NORMAL: no fsync per commit (a 50k build commits every page), and still no
-            # corruption on a crash; at worst the last pages are lost and rebuilt from Plex.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        path = Path(data_dir) / "index.db"
+        # Set when a damaged index.db was moved aside: "<why> -> <new name>" (it is a cache of
+        # Plex's paths, rebuilt from Plex; the caller tells the user once).
+        self.moved_aside: str | None = None
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise  # locked, disk full, unreadable folder: not damage, do not discard it
+            moved = path.with_name("index.db.damaged")
+            for suffix in ("", "-wal", "-shm"):
+                try:
+                    os.replace(f"{path}{suffix}", f"{moved}{suffix}")
+                except OSError:
+                    pass
+            self.moved_aside = f"{exc} -> {moved.name}"
+            log.warning(f"the path index {path} was damaged ({exc}); moved to {moved.name}, "
+                        "rebuilding it from Plex")
+            self._db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        # One connection shared by the worker's threads, serialised by self._lock.
+        db = sqlite3.connect(path, check_same_thread=False)
+        try:
+            with db:
+                # WAL + NORMAL: no fsync per commit (a 50k build commits every page), and
+                # still no corruption on a crash; at worst the last pages are rebuilt.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+                problem = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {problem}")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         self._db.close()
@@ -158,9 +190,11 @@ class PathIndex:
     # -- building --------------------------------------------------------------------------
     def ensure(self, client, cfg: Config) -> None:
         """Build the index when it is empty or was built for another server/library set."""
+        # A digest, not the URL: a token pasted into plex_url must not be stored in index.db.
         # KEYS_VERSION: an index written with older path keys (before NFC) is rebuilt once.
-        signature = json.dumps([cfg.plex_url, sorted(t.casefold() for t in cfg.plex_libraries),
-                                KEYS_VERSION])
+        signature = hashlib.sha256(json.dumps(
+            [cfg.plex_url, sorted(t.casefold() for t in cfg.plex_libraries), KEYS_VERSION]
+        ).encode()).hexdigest()
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'signature'").fetchone()
         if row and row[0] == signature:

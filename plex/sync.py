@@ -151,16 +151,21 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
     todo = [(kind, word) for kind, toggle, word in _IMAGES if getattr(cfg, toggle)]
     if not cover or not todo:
         return (), record
-    if dry_run:  # no fetch: a changed URL means the image may have changed
-        if cover == ours.get("cover_url") and all(ours.get(f"{kind}_sha1") for kind, _ in todo):
+    if dry_run:  # no fetch: a changed URL (or a cover still owed) means it may have changed
+        if cover == ours.get("cover_url") and not ours.get("cover_owed") and \
+                all(ours.get(f"{kind}_sha1") for kind, _ in todo):
             return (), record
         return tuple(FieldChange(word, ours.get("cover_url"), cover) for _, word in todo), record
     try:
         data = fetch_image(cover)
     except Exception as exc:  # noqa: BLE001 - any fetch failure is a warning, never a failed job
-        warnings.append(f"scene {snapshot.get('id')}: could not fetch the cover from Stash "
-                        f"({scrub(str(exc))}); metadata was "
-                        "synced, the image is retried on the next sync")
+        # Owed: the next drain and Sync All retry it. A fetcher that already said why (once
+        # per drain, e.g. Stash's login expired) marks the error `said`.
+        if not getattr(exc, "said", False):
+            warnings.append(f"scene {snapshot.get('id')}: could not fetch the cover from Stash "
+                            f"({scrub(str(exc))}); metadata was synced, the cover is retried "
+                            "by the next sync (next edit, Process Queue or Sync All)")
+        record["cover_owed"] = True
         return (), record
     if not data:  # the scene has no cover: Stash's placeholder is not worth a poster
         return (), record

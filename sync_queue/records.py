@@ -4,6 +4,10 @@ The record (contract: scene_id, rating_key, section_id, stash_updated_at, synced
 poster_sha1, art_sha1) is what lets plex.edits diff against our own last write (preserve Plex
 edits, never re-upload an unchanged cover) and lets Sync Recent skip unchanged scenes.
 Scenes skipped because Plex has no file for them (skip_not_found) are remembered separately.
+
+A cover that could not be fetched from Stash (Stash away, its login session expired) is
+*owed*: the record says so (`cover_owed`, which Sync All reads) and the job is kept in
+owed_covers until the next drain puts it back in the queue.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sync_queue.store import as_connection, immediate, scene_key
+from sync_queue.store import as_connection, immediate, insert_ready, scene_key
 
 
 class SyncRecords:
@@ -26,13 +30,36 @@ class SyncRecords:
                                  (scene_key(scene_id),)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, scene_id, record: dict) -> None:
-        """Store the scene's new record; a synced scene is no longer 'skipped'."""
+    def put(self, scene_id, record: dict, owed_job: dict | None = None) -> None:
+        """Store the scene's new record; a synced scene is no longer 'skipped'. `owed_job`:
+        the job to run again for a cover it could not fetch (else any owed cover is paid)."""
         key = scene_key(scene_id)
         with immediate(self._conn) as conn:
             conn.execute("INSERT OR REPLACE INTO sync_records (scene_id, record, synced_at) "
                          "VALUES (?, ?, ?)", (key, json.dumps(record), self._clock()))
             conn.execute("DELETE FROM skipped_scenes WHERE scene_id = ?", (key,))
+            conn.execute("DELETE FROM owed_covers WHERE scene_id = ?", (key,))
+            if owed_job is not None:
+                conn.execute("INSERT INTO owed_covers (scene_id, job, owed_at) VALUES (?, ?, ?)",
+                             (key, json.dumps(owed_job), self._clock()))
+
+    def requeue_owed_covers(self) -> int:
+        """Put every job that still owes a cover back in the ready queue (fresh retry budget,
+        same seq: a newer edit of the scene still wins). One transaction."""
+        now = self._clock()
+        with immediate(self._conn) as conn:
+            rows = conn.execute("SELECT scene_id, job FROM owed_covers").fetchall()
+            for _, job_text in rows:
+                job = json.loads(job_text)
+                job.update(attempts=0, not_before=0)
+                for stale in ("first_failed_at", "last_failed_at", "last_error"):
+                    job.pop(stale, None)
+                insert_ready(conn, job, now)
+            conn.execute("DELETE FROM owed_covers")
+        return len(rows)
+
+    def owed_cover_count(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM owed_covers").fetchone()[0]
 
     def get_many(self, scene_ids) -> dict[str, dict]:
         """Records for many scenes at once (Sync All / Sync Recent compare updated_at)."""

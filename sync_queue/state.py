@@ -17,6 +17,7 @@ from sync_queue import inbox
 from sync_queue.store import AUTH_FAILURE_KEY, SUMMARY_KEY, as_connection
 
 BREAKER_KEY = "breaker"
+SETTINGS_FAILURE_KEY = "settings_failure"
 DRAIN_STATUS_KEY = "drain_status"
 
 
@@ -67,6 +68,24 @@ class QueueState:
     def clear_auth_failure(self) -> None:
         self.delete(AUTH_FAILURE_KEY)
         self._flag(inbox.AUTH_FLAG, False)
+
+    # -- a setting other than the token names what Plex does not have (plex_libraries) -----
+    def settings_failure(self) -> dict | None:
+        return self.get(SETTINGS_FAILURE_KEY)
+
+    def record_settings_failure(self, setting: str, fingerprint: str, message: str) -> None:
+        self.put(SETTINGS_FAILURE_KEY, {"setting": setting, "fingerprint": fingerprint,
+                                        "message": message, "at": self._clock()})
+
+    def settings_blocked(self, fingerprint: str) -> str | None:
+        """The stored error if the same setting value failed before; None once it changed."""
+        failure = self.settings_failure()
+        if failure and failure.get("fingerprint") == fingerprint:
+            return failure.get("message") or "a setting names something Plex does not have"
+        return None
+
+    def clear_settings_failure(self) -> None:
+        self.delete(SETTINGS_FAILURE_KEY)
 
     # -- drain status: lets a task report a background drainer's progress ------------------
     def drain_status(self) -> dict | None:

@@ -26,7 +26,7 @@ STATUS_READY = 1  # persist-queue AckStatus: inited 0, ready 1, unack 2, acked 5
 STATUS_UNACK = 2
 STATUS_ACKED = 5
 BUSY_TIMEOUT_S = 30.0  # a hook may wait this long behind a writer before giving up
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: owed_covers
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} (
@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_last_failure ON dead_letters (last_failure);
 CREATE TABLE IF NOT EXISTS sync_records (
     scene_id TEXT PRIMARY KEY, record TEXT NOT NULL, synced_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS owed_covers (
+    scene_id TEXT PRIMARY KEY, job TEXT NOT NULL, owed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS skipped_scenes (
     scene_id TEXT PRIMARY KEY, reason TEXT NOT NULL, skipped_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS plexsync_state (
@@ -63,13 +65,35 @@ def scene_key(scene_id) -> str:
 
 
 def connect(data_dir: str | Path) -> sqlite3.Connection:
-    """A connection to queue.db with the schema in place; autocommit, explicit transactions."""
+    """A connection to queue.db with the schema in place; autocommit, explicit transactions.
+    A damaged file is moved aside and what can be read of it kept (sync_queue.repair)."""
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError as exc:
+        from sync_queue.repair import is_damaged  # the rare path pays for its import
+        if not is_damaged(exc):
+            raise
+        error = exc
+    repair_damaged(path, error)
+    return _open(path)
+
+
+def repair_damaged(data_dir: Path, error: BaseException) -> None:
+    from sync_queue.repair import repair_queue_db
+    repair_queue_db(data_dir, error, _open)
+
+
+def _open(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path / QUEUE_DB, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                            check_same_thread=False)
-    if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-        _create_schema(conn)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            _create_schema(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -153,7 +177,21 @@ class QueueStore:
         self.close()
 
     def enqueue(self, jobs: list[dict]) -> int:
-        """Commit every job in ONE transaction; the newest job of each scene is remembered."""
+        """Commit every job in ONE transaction; the newest job of each scene is remembered.
+        Damage met on the way (a bad page deep in queue.db) is repaired, then it commits."""
+        try:
+            return self._enqueue(jobs)
+        except sqlite3.DatabaseError as exc:
+            from sync_queue.repair import is_damaged
+            if not is_damaged(exc):
+                raise
+            error = exc
+        self._conn.close()
+        repair_damaged(self.data_dir, error)
+        self._conn = connect(self.data_dir)
+        return self._enqueue(jobs)
+
+    def _enqueue(self, jobs: list[dict]) -> int:
         if not jobs:
             return 0
         now = time.time()

@@ -130,6 +130,21 @@ def overlapping_requests(plex, latency: float) -> list[tuple]:
     return [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
 
 
+# -- processes of this test --------------------------------------------------------------------
+
+def plexsync_processes(env) -> list[int]:
+    """Pids of PlexSync processes working on this test's data folder (Linux /proc)."""
+    marker = f"PLEXSYNC_DATA_DIR={env.data_dir}".encode()
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0") and int(proc.name) != os.getpid():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
 # -- cost of a process ------------------------------------------------------------------------
 
 def cpu_seconds(pid: int) -> float | None:

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from plex.client import PlexClient
-from plex.errors import PlexBadRequest
+from plex.errors import PlexSettingsError
 from plex.index import FULL_PAGE, FULL_REREAD_EVERY, RECENT_PAGE, PathIndex
 from plex.item_state import ItemState
 from plex.matcher import match
@@ -58,7 +58,7 @@ def test_plex_libraries_limits_the_sections(plex, tmp_path):
 
 def test_unknown_library_title_names_the_setting(plex, tmp_path):
     cfg = settings(plex, plex_libraries="Nope")
-    with pytest.raises(PlexBadRequest, match=r"Plex libraries setting names Nope.*Movies, Other Videos"):
+    with pytest.raises(PlexSettingsError, match=r"Plex libraries setting names Nope.*Movies, Other Videos"):
         PathIndex(tmp_path).ensure(PlexClient(cfg, tmp_path), cfg)
     cfg = settings(plex, plex_libraries="Nope, Movies")  # one good title: use it, warn
     index = PathIndex(tmp_path)
@@ -224,7 +224,7 @@ def test_a_renamed_file_is_matched_to_the_same_item(built, plex, plex_library):
 def test_a_tv_show_library_is_refused_with_the_reason(plex, plex_library, tmp_path):
     plex.add_section("TV Shows", type="show", location="/data/tv")
     cfg = settings(plex, plex_libraries="TV Shows")
-    with pytest.raises(PlexBadRequest, match=r"'TV Shows' is a TV-show library .*episodes.*"
+    with pytest.raises(PlexSettingsError, match=r"'TV Shows' is a TV-show library .*episodes.*"
                                              r"Remove it from Plex libraries \(plex_libraries\)"):
         PathIndex(tmp_path).ensure(PlexClient(cfg, tmp_path), cfg)
     cfg = settings(plex, plex_libraries="TV Shows, Movies")  # with a movie library: warn, go on

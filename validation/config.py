@@ -157,6 +157,12 @@ class Config:
         return values
 
     @property
+    def libraries_fingerprint(self) -> str:
+        """A short id of the library choice, to tell 'same wrong plex_libraries' from 'fixed'."""
+        basis = "\n".join([self.plex_url, *sorted(t.casefold() for t in self.plex_libraries)])
+        return hashlib.sha256(basis.encode()).hexdigest()[:10]
+
+    @property
     def token_fingerprint(self) -> str:
         """A short, non-reversible id of the token, to tell 'same wrong token' from 'fixed'."""
         return hashlib.sha256(self.plex_token.encode()).hexdigest()[:10]

@@ -23,6 +23,7 @@ import threading
 from pathlib import Path
 
 from hooks.drainer_launch import start_drainer_if_idle
+from hooks.errors import describe_failure
 from hooks.inbox_ingest import ingest_inbox
 from hooks.stash_api import StashClient, StashError, StashTooOld
 from hooks.stash_version import remember_version
@@ -33,9 +34,11 @@ from plex.index import PathIndex
 from plex.sync import sync_scene
 from sync_queue import inbox
 from sync_queue.lock import drain_lock_held
+from sync_queue.notes import leave_note
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, data_dir_for, parse_config
+from worker.covers import CoverFetcher
 from worker.drain import DrainContext, DrainSummary
 from worker.plays_import import ImportReport, import_if_due
 from worker.sync_worker import SyncWorker
@@ -52,11 +55,18 @@ PLUGIN_DIR = Path(__file__).resolve().parent.parent
 def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
                        stash: StashClient | None = None) -> tuple[DrainContext, PathIndex]:
     """A DrainContext syncing through the real Plex client; close the index when done.
-    With `stash`, the drain also turns the hooks' inbox into jobs (hooks/inbox_ingest.py)."""
+    With `stash`, the drain also turns the hooks' inbox into jobs (hooks/inbox_ingest.py) and
+    asks Stash whether a scene Plex lacks still exists."""
     client = PlexClient(cfg, data_dir)
     index = PathIndex(data_dir)
-    ingest = pending = None
+    if index.moved_aside:
+        leave_note(data_dir, f"PlexSync's path index (index.db, a cache of Plex's file paths) "
+                   f"was damaged ({index.moved_aside}); it is rebuilt from Plex, nothing is lost")
+    fetch_image = CoverFetcher(fetch_image)  # says once per drain why covers stay owed
+    ingest = pending = scene_exists = None
     if stash is not None:
+        scene_exists = stash.scene_exists
+
         def ingest():
             return ingest_inbox(data_dir, stash, cfg)
 
@@ -68,7 +78,8 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
                           allow_scan=allow_scan)
 
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
-                        health_check=client.ping, ingest=ingest, pending_edits=pending), index
+                        health_check=client.ping, ingest=ingest, pending_edits=pending,
+                        scene_exists=scene_exists), index
 
 
 def should_report(summary: DrainSummary | None) -> bool:
@@ -120,8 +131,8 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     state = QueueState(data_dir)
     # Shown as "background sync: <line>" by the next hook or task: the line must not repeat it.
     if worker.error is not None:
-        state.store_drain_summary(f"stopped on an unexpected {type(worker.error).__name__}; "
-                                  "see drainer.log in PlexSync's data folder", errors=True)
+        state.store_drain_summary(f"stopped: {describe_failure(worker.error)}; see drainer.log "
+                                  "in PlexSync's data folder", errors=True)
     elif should_report(summary) or (imported and imported.scenes_with_changes):
         line = summary.line() + (f"; {imported.line()}" if imported and
                                  imported.scenes_with_changes else "")
@@ -225,6 +236,8 @@ def main(argv: list[str] | None = None, stdin=None) -> int:
     try:
         payload = json.loads((stdin or sys.stdin).read() or "{}")
         return run_background(payload if isinstance(payload, dict) else {})
-    except Exception:  # noqa: BLE001 - nobody reads our stderr; the log file is the only trace
+    except Exception as exc:  # noqa: BLE001 - nobody reads our stderr: drainer.log and a note
         log.exception("the background drainer failed")
+        leave_note(data_dir_for(PLUGIN_DIR), f"the background sync stopped: {describe_failure(exc)} "
+                   "(details in drainer.log); the next edit or Process Queue starts it again")
         return 1

@@ -26,6 +26,8 @@ from sync_queue.dlq import DeadLetters
 from sync_queue.jobs import JobQueue, TakenJob
 from sync_queue.lock import DrainLock
 from sync_queue.records import SyncRecords
+from sync_queue.repair import ensure_intact
+from sync_queue.store import connect
 from sync_queue.state import QueueState
 from validation.config import Config
 from worker import job as job_policy
@@ -47,6 +49,7 @@ class DrainContext:
     cfg: Config
     sync_job: job_policy.SyncJob
     health_check: Callable[[], None] | None = None  # e.g. PlexClient.ping; raises plex.errors
+    scene_exists: job_policy.SceneExists | None = None  # e.g. StashClient.scene_exists
     rng: Uniform = random.uniform
     breaker_policy: Policy = Policy()
     lock: DrainLock | None = None  # default: DrainLock(data_dir)
@@ -63,13 +66,15 @@ class DrainSummary:
     unchanged: int = 0
     superseded: int = 0
     skipped: int = 0
+    dropped: int = 0           # deleted in Stash while queued: nothing left to sync
     dead_lettered: int = 0
+    covers_owed: int = 0       # synced without the cover (Stash did not serve it): owed
     retrying: int = 0          # distinct jobs that failed and still wait for a retry
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     lock_busy: bool = False    # another process was draining; nothing was done here
     auth_blocked: bool = False  # Plex rejected this token before: nothing was taken
-    auth_stopped: bool = False  # Plex rejected the token during this drain: stopped
+    auth_stopped: bool = False  # Plex rejected the token (or plex_libraries) in this drain
     breaker_open: bool = False  # stopped because Plex is unavailable (idle_exit_after=None)
     breaker_opened: int = 0    # CLOSED -> OPEN transitions during this drain
     waiting: int = 0           # jobs left scheduled for later (retries, new scenes)
@@ -78,16 +83,18 @@ class DrainSummary:
     @property
     def processed(self) -> int:
         return (self.synced + self.unchanged + self.superseded + self.skipped
-                + self.dead_lettered)
+                + self.dropped + self.dead_lettered)
 
     def count(self, outcome: job_policy.Outcome) -> None:
         """Add one settled job to the counts; problems a person must act on go to errors."""
         counter = _COUNTERS.get(outcome.kind)
         if counter:
             setattr(self, counter, getattr(self, counter) + 1)
-        if outcome.kind in (job_policy.DEAD_LETTER, job_policy.AUTH_STOP):
+        if outcome.kind in (job_policy.DEAD_LETTER, *job_policy.STOPS):
             self.errors.append(outcome.headline)
-        self.auth_stopped = self.auth_stopped or outcome.kind == job_policy.AUTH_STOP
+        self.auth_stopped = self.auth_stopped or outcome.kind in job_policy.STOPS
+        if outcome.result is not None and (outcome.result.record or {}).get("cover_owed"):
+            self.covers_owed += 1
 
     def line(self) -> str:
         """One line for Stash's log: counts, time, and the errors a person must act on."""
@@ -95,6 +102,7 @@ class DrainSummary:
             return "another PlexSync drainer is running; nothing done here"
         parts = [f"synced {self.synced}", f"unchanged {self.unchanged}"]
         for label, value in (("superseded", self.superseded), ("skipped", self.skipped),
+                             ("dropped (deleted in Stash)", self.dropped),
                              ("retrying", self.retrying), ("dead-lettered", self.dead_lettered)):
             if value:
                 parts.append(f"{label} {value}")
@@ -106,6 +114,9 @@ class DrainSummary:
                 text += f" (first due at {time.strftime('%H:%M:%S', time.localtime(self.next_due))})"
         if self.breaker_open:
             text += "; paused: Plex is unavailable (circuit breaker open)"
+        if self.covers_owed:
+            text += (f"; {self.covers_owed} cover(s) owed: Stash did not serve them (see "
+                     "drainer.log), retried by the next sync")
         if self.errors:
             shown = self.errors[:3]
             more = f" (+{len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
@@ -114,7 +125,8 @@ class DrainSummary:
 
 
 _COUNTERS = {job_policy.SYNCED: "synced", job_policy.UNCHANGED: "unchanged",
-             job_policy.SKIPPED: "skipped", job_policy.DEAD_LETTER: "dead_lettered"}
+             job_policy.SKIPPED: "skipped", job_policy.DEAD_LETTER: "dead_lettered",
+             job_policy.GONE: "dropped"}
 
 
 def drain(ctx: DrainContext, *, idle_exit_after: float | None = None,
@@ -139,8 +151,12 @@ def drain(ctx: DrainContext, *, idle_exit_after: float | None = None,
         return summary
     queue = run = None
     try:
+        ensure_intact(ctx.data_dir, connect)  # a damaged queue.db is moved aside, rows kept
         queue = JobQueue(ctx.data_dir)
         run = _Run(ctx, queue, summary, stop, on_progress, clock, wait or stop.wait)
+        owed = run.stores.records.requeue_owed_covers()  # once per drain: no loop on them
+        if owed:
+            log.info(f"retrying {owed} cover(s) that could not be fetched from Stash before")
         while True:
             queue.resume_unacked()  # we hold the lock: anything in flight belongs to a dead drainer
             went_idle = run.loop(idle_exit_after)
@@ -174,6 +190,7 @@ class _Run:
                                       listeners=(self._breaker_moved,))
         self.halted = False
         self.next_ingest_at = 0.0
+        self.plex_ok_at: float | None = None  # last Plex success (job or probe) in this drain
         self.processed = 0
         self.retrying: set = set()
         self.started_at = clock()
@@ -258,7 +275,8 @@ class _Run:
             log.debug(f"{count} edited scene(s) queued from the hooks' inbox")
 
     def _auth_blocked(self) -> bool:
-        message = self.state.auth_blocked(self.ctx.cfg.token_fingerprint)
+        message = (self.state.auth_blocked(self.ctx.cfg.token_fingerprint)
+                   or self.state.settings_blocked(self.ctx.cfg.libraries_fingerprint))
         if message:
             self.summary.auth_blocked = True
             self.summary.errors.append(message)
@@ -267,6 +285,9 @@ class _Run:
         if self.state.auth_failure():
             log.info("the Plex token setting changed since Plex rejected it; syncing again")
             self.state.clear_auth_failure()
+        if self.state.settings_failure():
+            log.info("plex_libraries changed since Plex did not have it; syncing again")
+            self.state.clear_settings_failure()
         return False
 
     def _probe(self) -> None:
@@ -278,6 +299,7 @@ class _Run:
             log.debug(f"Plex health check failed: {type(exc).__name__}: {exc}")
             self.breaker.record_failure()
         else:
+            self.plex_ok_at = self.clock()
             self.breaker.record_success()
 
     def _breaker_moved(self, old: State, new: State) -> None:
@@ -315,8 +337,10 @@ class _Run:
                                        current_scene=scene, started_at=self.started_at)
         outcome = job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
                                      record=self.stores.records.get(scene), now=now,
-                                     rng=self.ctx.rng)
+                                     rng=self.ctx.rng, scene_exists=self.ctx.scene_exists,
+                                     plex_ok_at=self.plex_ok_at)
         if outcome.plex_answered is True:
+            self.plex_ok_at = self.clock()
             self.breaker.record_success()
         elif outcome.plex_answered is False:
             self.breaker.record_failure()
@@ -331,7 +355,7 @@ class _Run:
     def _settle(self, outcome: job_policy.Outcome, taken: TakenJob, now: float) -> None:
         job_policy.settle(outcome, taken, self.stores, self.ctx.cfg, now)
         self.summary.count(outcome)
-        self.halted = outcome.kind == job_policy.AUTH_STOP
+        self.halted = outcome.kind in job_policy.STOPS
 
     def finish(self, started: float) -> None:
         self.queue.clear_acked()

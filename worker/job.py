@@ -5,11 +5,18 @@ an Outcome; it touches no database. The drain loop applies the Outcome (ack, res
 dead-letter, stop) and feeds the breaker, so the policy is testable as a plain function.
 
 Policy (the error class alone decides, plex.errors translated it at the boundary):
-- PlexUnavailable: a breaker failure; retry on the STANDARD schedule, then dead-letter.
+- PlexUnavailable: a breaker failure; retry on the STANDARD schedule, then dead-letter, but
+  only once Plex has answered another request since this job last failed: while the outage
+  lasts (no success since), the job keeps retrying at the schedule's longest delay. An outage
+  is Plex's problem, not the job's.
 - PlexAuthError: stop draining, one clear error; the job goes back untouched (no DLQ entry).
+- PlexSettingsError (plex_libraries names no Plex library): the same stop, remembered until
+  the setting changes; every job would fail alike, so none is dead-lettered.
 - PlexBadRequest, AmbiguousMatch, an invalid snapshot: dead-letter at once, with the reason.
-- ItemNotFound: record and skip (skip_not_found), else the NOT_FOUND schedule, then DLQ; only
-  the first attempt may ask Plex to scan the folder (one scan per job, not one per retry).
+- ItemNotFound: first ask Stash whether the scene still exists: a deleted scene (its file is
+  gone too) is dropped with one info line instead of ~45 minutes of retries. Else record and
+  skip (skip_not_found), else the NOT_FOUND schedule, then DLQ; only the first attempt may
+  ask Plex to scan the folder (one scan per job, not one per retry).
 - Anything else: STANDARD retries, then dead-letter naming the error class.
 """
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import Callable, Protocol
 from pydantic import ValidationError
 
 from plex.errors import (AmbiguousMatch, ItemNotFound, PlexAuthError, PlexBadRequest,
-                         PlexUnavailable)
+                         PlexSettingsError, PlexUnavailable)
 from sync_queue import dlq
 from sync_queue.dlq import DeadLetters
 from sync_queue.jobs import JobQueue, TakenJob
@@ -34,8 +41,10 @@ from worker.backoff import NOT_FOUND, Schedule, Uniform, standard_for
 
 log = logging.getLogger(__name__)
 
-SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP = (
-    "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop")
+SYNCED, UNCHANGED, SKIPPED, RETRY, DEAD_LETTER, AUTH_STOP, SETTINGS_STOP, GONE = (
+    "synced", "unchanged", "skipped", "retry", "dead_letter", "auth_stop", "settings_stop",
+    "gone")
+STOPS = (AUTH_STOP, SETTINGS_STOP)  # the drain stops; the job goes back untouched
 
 
 class SyncResultLike(Protocol):
@@ -48,6 +57,8 @@ class SyncResultLike(Protocol):
 
 # (snapshot, previous record, allow_scan) -> SyncResult; raises plex.errors only.
 SyncJob = Callable[[dict, "dict | None", bool], SyncResultLike]
+# scene id -> does Stash still have it? Raises when Stash cannot tell (then: not deleted).
+SceneExists = Callable[[object], bool]
 
 
 @dataclass(frozen=True)
@@ -68,7 +79,7 @@ class Outcome:
     @property
     def headline(self) -> str:
         """The line a person reads in the summary and the log."""
-        return self.reason if self.kind == AUTH_STOP else f"scene {self.scene_id}: {self.reason}"
+        return self.reason if self.kind in STOPS else f"scene {self.scene_id}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,9 @@ class Stores:
 
 
 def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, now: float,
-            rng: Uniform = random.uniform) -> Outcome:
+            rng: Uniform = random.uniform, scene_exists: SceneExists | None = None,
+            plex_ok_at: float | None = None) -> Outcome:
+    """`plex_ok_at`: when Plex last answered a job or the health probe (None: not yet)."""
     """Sync one job and classify what happened; never raises for a job-level problem."""
     try:
         snapshot = SyncMetadata.model_validate(job.get("data")).as_snapshot()
@@ -93,10 +106,14 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
     try:
         result = sync_job(snapshot, record, attempts == 0)
     except PlexUnavailable as exc:
+        outage = plex_ok_at is None or plex_ok_at <= float(job.get("last_failed_at") or 0)
         return _retry_or_dead(job, now, rng, standard_for(cfg.max_retries), exc,
-                              dlq.RETRIES_EXHAUSTED, plex_answered=False)
+                              dlq.RETRIES_EXHAUSTED, plex_answered=False, may_give_up=not outage)
     except PlexAuthError as exc:
         return Outcome(AUTH_STOP, job, reason=str(exc), error_class=type(exc).__name__)
+    except PlexSettingsError as exc:
+        return Outcome(SETTINGS_STOP, job, reason=str(exc), error_class=type(exc).__name__,
+                       plex_answered=True)
     except AmbiguousMatch as exc:
         return _dead(job, now, dlq.AMBIGUOUS_MATCH, exc, str(exc), tuple(exc.candidates),
                      plex_answered=True)
@@ -104,6 +121,10 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
         return _dead(job, now, dlq.BAD_REQUEST, exc, f"Plex refused the edit: {exc}",
                      plex_answered=True)
     except ItemNotFound as exc:
+        if _deleted_in_stash(job, scene_exists):
+            return Outcome(GONE, job, reason="deleted in Stash and Plex has no item for it; "
+                           "dropped from the queue", error_class=type(exc).__name__,
+                           plex_answered=True)
         if cfg.skip_not_found:
             return Outcome(SKIPPED, job, reason=f"not in Plex, skipped ({setting_label('skip_not_found')}): {exc}",
                            error_class=type(exc).__name__, plex_answered=True)
@@ -114,15 +135,27 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
     return Outcome(SYNCED if result.summary else UNCHANGED, job, result=result, plex_answered=True)
 
 
+def _deleted_in_stash(job: dict, scene_exists: SceneExists | None) -> bool:
+    """True only when Stash answered that the scene is gone; unsure (Stash away) is False."""
+    if scene_exists is None:
+        return False
+    try:
+        return scene_exists(job.get("scene_id")) is False
+    except Exception as exc:  # noqa: BLE001 - Stash away: keep the normal not-found schedule
+        log.debug(f"could not ask Stash about scene {job.get('scene_id')}: {exc}")
+        return False
+
+
 def _retry_or_dead(job: dict, now: float, rng: Uniform, schedule: Schedule, exc: Exception,
-                   reason_code: str, plex_answered: bool | None = None) -> Outcome:
+                   reason_code: str, plex_answered: bool | None = None,
+                   may_give_up: bool = True) -> Outcome:
     failures = int(job.get("attempts") or 0) + 1
     failed = dict(job, attempts=failures, first_failed_at=job.get("first_failed_at") or now,
-                  last_error=f"{type(exc).__name__}: {exc}"[:500])
-    if schedule.exhausted(failures):
+                  last_failed_at=now, last_error=f"{type(exc).__name__}: {exc}"[:500])
+    if schedule.exhausted(failures) and may_give_up:
         return _dead(failed, now, reason_code, exc, _gave_up(reason_code, failures, exc, job),
                      plex_answered=plex_answered)
-    failed["not_before"] = now + schedule.delay(failures - 1, rng)
+    failed["not_before"] = now + schedule.delay(min(failures - 1, schedule.max_retries), rng)
     return Outcome(RETRY, failed, reason=f"{type(exc).__name__}: {exc}",
                    error_class=type(exc).__name__, plex_answered=plex_answered)
 
@@ -167,7 +200,8 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
     if kind in (SYNCED, UNCHANGED):
         result = outcome.result
         if result.record:
-            stores.records.put(scene, result.record)
+            owed = outcome.job if result.record.get("cover_owed") else None
+            stores.records.put(scene, result.record, owed_job=owed)
         stores.queue.ack(taken)
         for warning in result.warnings or ():
             log.warning(warning)  # plex/ warnings already name the scene
@@ -177,6 +211,9 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
             log.debug(f"scene {scene} → Plex {result.rating_key}: unchanged")
     elif kind == SKIPPED:
         stores.records.mark_skipped(scene, outcome.reason)
+        stores.queue.ack(taken)
+        log.info(outcome.headline)
+    elif kind == GONE:
         stores.queue.ack(taken)
         log.info(outcome.headline)
     elif kind == RETRY:
@@ -192,3 +229,9 @@ def settle(outcome: Outcome, taken: TakenJob, stores: Stores, cfg: Config, now: 
         stores.queue.put_back(taken)  # not the job's fault: no DLQ entry, no retry spent
         stores.state.record_auth_failure(cfg.token_fingerprint, outcome.reason)
         log.error(f"{outcome.reason}; syncing stops until the token is changed")
+    elif kind == SETTINGS_STOP:
+        stores.queue.put_back(taken)
+        stores.state.record_settings_failure("plex_libraries", cfg.libraries_fingerprint,
+                                             outcome.reason)
+        log.error(f"{outcome.reason}; syncing stops until the setting is changed "
+                  "(queued edits are kept)")

@@ -57,9 +57,10 @@ class RequestLog:
 
 @dataclass
 class Fault:
-    kind: str                    # "fail" | "hang" | "drop"
+    kind: str                    # "fail" | "hang" | "drop" | "lose" (done, answer lost)
     status: int = 0              # for "fail"
     during: str = "headers"      # for "drop": "headers" (ConnectionError) or "body"
+    page: str = ""               # for "fail": an HTML body instead of PMS's small error page
 
 
 @dataclass
@@ -81,6 +82,8 @@ class FaultPlan:
     _rules: list = field(default_factory=list)
     _fail_until: float = 0.0
     _fail_status: int = 503
+    _fail_prefix: str | None = None
+    _fail_page: str = ""
     _latency: float = 0.0
 
     def fail_next(self, k: int, status: int = 500, *, method=None, path_prefix=None) -> None:
@@ -94,10 +97,19 @@ class FaultPlan:
             raise ValueError("during must be 'headers' or 'body'")
         self._add(Fault("drop", during=during), k, method, path_prefix)
 
-    def fail_for(self, seconds: float, status: int = 503) -> None:
+    def lose_response_next(self, k: int, *, method=None, path_prefix=None) -> None:
+        """Carry out the request, then reset the connection instead of answering: the client
+        cannot tell whether it happened (a proxy timing out, Wi-Fi dropping, PMS busy)."""
+        self._add(Fault("lose"), k, method, path_prefix)
+
+    def fail_for(self, seconds: float, status: int = 503, *, path_prefix: str | None = None,
+                 page: str = "") -> None:
+        """Answer `status` for `seconds` (every path, or only those under `path_prefix`)."""
         with self._lock:
             self._fail_until = self.clock() + seconds
             self._fail_status = status
+            self._fail_prefix = path_prefix
+            self._fail_page = page
 
     def latency(self, seconds: float) -> None:
         with self._lock:
@@ -120,8 +132,9 @@ class FaultPlan:
                 if rule.remaining > 0 and rule.matches(method, path):
                     rule.remaining -= 1
                     return rule.fault
-            if self.clock() < self._fail_until:
-                return Fault("fail", self._fail_status)
+            if self.clock() < self._fail_until and (
+                    self._fail_prefix is None or path.startswith(self._fail_prefix)):
+                return Fault("fail", self._fail_status, page=self._fail_page)
             return None
 
     def _add(self, fault: Fault, k: int, method, path_prefix) -> None:

@@ -30,6 +30,11 @@ from tests.emulators.plex_state import PlexState
 from tests.emulators.plex_xml import VERSION
 
 
+MAINTENANCE_PAGE = ("<html><head><title>Maintenance</title></head><body><h1>Maintenance</h1>"
+                    "<p>Plex Media Server is performing maintenance. Please try again later."
+                    "</p></body></html>")
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"          # keep-alive, like PMS; down() must cut these too
     server_version = f"PlexMediaServer/{VERSION}"
@@ -74,8 +79,10 @@ class _Server(ThreadingHTTPServer):
 class PlexEmulator:
     def __init__(self, token: str = "plex-token", *, clock=time.time,
                  machine_identifier: str | None = None,
-                 friendly_name: str = "PlexSync Emulator", host: str = "127.0.0.1"):
+                 friendly_name: str = "PlexSync Emulator", host: str = "127.0.0.1",
+                 tls=None):
         self.host = host
+        self.tls = tls  # an ssl.SSLContext (server side): serve HTTPS, as Plex does on 32400
         self.clock = clock
         self.state = PlexState(clock)
         self.faults = FaultPlan(clock)
@@ -129,7 +136,7 @@ class PlexEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self._port}"
 
     @property
     def token(self) -> str:
@@ -143,6 +150,9 @@ class PlexEmulator:
         self._halt = threading.Event()
         self._server = _Server((self.host, self._port), self)
         self._port = self._server.server_address[1]
+        if self.tls is not None:  # the handshake runs in the handler thread, on first read
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True,
+                                                       do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
                                         name=f"plex-emulator:{self._port}")
@@ -172,8 +182,13 @@ class PlexEmulator:
     def fail_next(self, k: int, status: int = 500, *, method=None, path_prefix=None) -> None:
         self.faults.fail_next(k, status, method=method, path_prefix=path_prefix)
 
-    def fail_for(self, seconds: float, status: int = 503) -> None:
-        self.faults.fail_for(seconds, status)
+    def fail_for(self, seconds: float, status: int = 503, *, path_prefix=None, page="") -> None:
+        self.faults.fail_for(seconds, status, path_prefix=path_prefix, page=page)
+
+    def maintenance(self, seconds: float, path_prefix: str = "/library") -> None:
+        """A partial outage as PMS has it during database maintenance or an upgrade: /identity
+        and / still answer, everything under `path_prefix` gets 503 with an HTML page."""
+        self.fail_for(seconds, 503, path_prefix=path_prefix, page=MAINTENANCE_PAGE)
 
     def latency(self, seconds: float) -> None:
         self.faults.latency(seconds)
@@ -183,6 +198,9 @@ class PlexEmulator:
 
     def drop_next(self, k: int, during: str = "headers", *, method=None, path_prefix=None):
         self.faults.drop_next(k, during, method=method, path_prefix=path_prefix)
+
+    def lose_response_next(self, k: int, *, method=None, path_prefix=None) -> None:
+        self.faults.lose_response_next(k, method=method, path_prefix=path_prefix)
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -274,7 +292,14 @@ class PlexEmulator:
                 return _hang(h, halt)
             if fault and fault.kind == "drop":
                 return _drop(h, fault.during)
-            if fault:
+            if fault and fault.kind == "lose":  # done, but the client never hears so
+                headers = {k.lower(): v for k, v in h.headers.items()}
+                record.status = self._answer(Request(h.command, path, query, pairs, headers,
+                                                     body)).status
+                return _reset(h)
+            if fault and fault.page:
+                response = Response(fault.status, fault.page.encode("utf-8"), "text/html")
+            elif fault:
                 response = error(fault.status)
             else:
                 headers = {k.lower(): v for k, v in h.headers.items()}

@@ -152,9 +152,10 @@ class StashHTTPServer(ThreadingHTTPServer):
     # Stash (Go's net/http) listens with the kernel's full backlog; socketserver's default of 5
     # resets connections when 30 hook processes ask at once.
     request_queue_size = 128
+    allow_reuse_address = True  # up() listens on the same port again at once
 
-    def __init__(self, emulator):
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, emulator, port: int = 0):
+        super().__init__(("127.0.0.1", port), _Handler)
         self.emulator = emulator
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()

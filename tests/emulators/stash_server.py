@@ -84,6 +84,18 @@ class StashEmulator:
             self._thread.join(timeout=5)
             self._server = None
 
+    def down(self) -> None:
+        """Stash goes away (restart, crash): connections are refused until up()."""
+        self._down_port = self.port
+        self.stop()
+
+    def up(self) -> None:
+        """Listen again on the same port, with the same state."""
+        self._server = StashHTTPServer(self, self._down_port)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stash-emulator",
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
     def __enter__(self) -> "StashEmulator":
         return self.start()
 
@@ -105,6 +117,10 @@ class StashEmulator:
         token = secrets.token_urlsafe(24)
         self._sessions.add(token)
         return token
+
+    def expire_sessions(self) -> None:
+        """Every login session ends, as Stash's do after max_session_age (1 h by default)."""
+        self._sessions.clear()
 
     def authenticate(self, headers, query: dict) -> tuple[str, bool]:
         """(how the request identified itself, whether it may proceed) - Stash's SessionStore."""

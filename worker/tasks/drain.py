@@ -8,6 +8,7 @@ nothing waits for the next edit in Stash to be synced.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from worker.breaker import Open, Policy, state_from_dict
 from worker.drain import DrainSummary
 from worker.sync_worker import SyncWorker
 from worker.tasks.env import TaskEnv, TaskResult
+
+log = logging.getLogger(__name__)
 
 WATCH_POLL_S = 0.5
 JOIN_SLICE_S = 0.2  # the main thread wakes this often to pass a stop request on
@@ -123,6 +126,26 @@ def watch_background(env: TaskEnv, start: float, end: float) -> dict:
 def _counts(env: TaskEnv) -> dict:
     with QueueStore(env.data_dir) as store:
         return store.counts()
+
+
+def resume_stranded(env: TaskEnv) -> bool:
+    """Start a background drainer for queued work that nobody drains: its drainer died (a
+    full disk, a reboot) and no edit has started a new one. For tasks that do not drain."""
+    if drain_lock_held(env.data_dir):
+        return False
+    queue = _counts(env)
+    waiting = queue["ready"] + queue["in_flight"] + queue["scheduled"]
+    if not waiting:
+        return False
+    state = QueueState(connect(env.data_dir))
+    if state.auth_blocked(env.cfg.token_fingerprint) or \
+            state.settings_blocked(env.cfg.libraries_fingerprint):
+        return False  # it would stop at once; that error was reported already
+    if not start_drainer_if_idle(env.plugin_dir, env.data_dir, env.drainer_payload()):
+        return False
+    log.info(f"resumed the background sync: {waiting} queued edit(s) were waiting with no "
+             "drainer running")
+    return True
 
 
 def _stranded(env: TaskEnv, summary: DrainSummary | None, queue: dict) -> bool:

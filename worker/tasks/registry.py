@@ -14,6 +14,7 @@ from hooks.stash_api import StashClient
 from hooks.stash_version import remember_version
 from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
 from sync_queue import inbox
+from sync_queue.notes import take_notes
 from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, parse_config
 from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all
@@ -35,6 +36,9 @@ MODES: dict[str, Callable[[TaskEnv], TaskResult]] = {
 }
 
 
+DRAINING_MODES = frozenset({"process_queue", "sync_all", "sync_recent", "dlq_retry"})
+
+
 def check_mode(mode) -> str:
     """The mode if PlexSync has it; else one error naming every valid mode."""
     if mode not in MODES:
@@ -53,12 +57,17 @@ def load_settings(stash: StashClient, overrides: dict | None = None) -> tuple[di
 
 def run_mode(mode: str, env: TaskEnv) -> TaskResult:
     """Run one task body; the surfaced background summary comes first in the log."""
+    mode = check_mode(mode)
     with QueueStore(env.data_dir) as store:
         background = store.take_unreported_drain_summary()
     if background:
         log.info(f"background sync: {background}")
+    for note in take_notes(env.data_dir):
+        log.warning(note)
+    if mode not in DRAINING_MODES:  # those drain anyway; the others resume a dead drainer
+        drain.resume_stranded(env)
     try:
-        return MODES[check_mode(mode)](env)
+        return MODES[mode](env)
     finally:
         env.reporter.finish()
 

@@ -30,7 +30,8 @@ ZONE_MARGIN_S = 86400.0
 class Selection:
     total: int = 0      # scenes Stash counted for the query
     seen: int = 0       # scenes read (inside the time window, for Sync Recent)
-    changed: int = 0    # updated in Stash since their last sync (or never synced)
+    changed: int = 0    # updated in Stash since their last sync (or never synced), or a
+                        # cover still owed (Stash did not serve it then)
     in_sync: int = 0    # same updated_at as their sync record: nothing to do
     dead: int = 0       # dead-lettered with this very state: left for Retry Dead Letters
     queued: int = 0     # filled in by the caller
@@ -89,7 +90,8 @@ def _select(scenes: list, records: SyncRecords, dead_states: dict,
         key, updated = scene_key(scene.get("id")), str(scene.get("updated_at") or "")
         record = known.get(key)
         selection.seen += 1
-        if record is not None and record.get("stash_updated_at") == updated:
+        if record is not None and record.get("stash_updated_at") == updated \
+                and not record.get("cover_owed"):  # a cover still owed is not in sync
             selection.in_sync += 1
         elif dead_states.get(key) == updated:
             selection.dead += 1

@@ -11,6 +11,7 @@ from plex.index import PathIndex
 from sync_queue.lock import drain_lock_held, lock_holder_pid
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
+from validation.config import setting_label
 from sync_queue.store import QueueStore, connect
 from worker.tasks import formatting as fmt
 from worker.breaker import HalfOpen, Open, Policy, state_from_dict
@@ -31,6 +32,8 @@ def queue_status(env: TaskEnv) -> TaskResult:
         auth = (state.auth_blocked(env.cfg.token_fingerprint) if env.cfg.plex_token
                 else failure.get("message") and f"{failure['message']} (unless the token changed since)")
         auth_at = failure.get("at")
+        libraries = state.settings_blocked(env.cfg.libraries_fingerprint)
+        owed = records.owed_cover_count()
         last_sync, synced_scenes = records.last_synced_at(), records.count()
         drain_status = state.drain_status() or {}
         last_run = state.last_drain_summary()
@@ -49,13 +52,20 @@ def queue_status(env: TaskEnv) -> TaskResult:
                "total": drain_status.get("total") if current else None}
     sections = _index_sections(env)
     data = {"queue": counts, "breaker": breaker, "plex_token_rejected": auth,
+            "plex_libraries_rejected": libraries, "covers_owed": owed,
             "last_sync_at": last_sync, "synced_scenes": synced_scenes, "drainer": drainer,
             "index": sections, "last_background_run": last_run}
     rows = _rows(counts, breaker, auth, auth_at, last_sync, synced_scenes, drainer, sections,
                  last_run, time.time())
+    if libraries:
+        rows.insert(5, (setting_label("plex_libraries"), f"STOPPED: {libraries}"))
+    if owed:
+        rows.insert(5, ("covers owed", f"{owed} (Stash did not serve them; the next sync or "
+                                       "Sync All retries them)"))
     title = (f"Queue Status: {counts['ready']} pending, {counts['scheduled']} waiting, "
              f"{counts['dead_letters']} failed")
-    return TaskResult(fmt.table(title, rows), data, ok=_healthy(counts, breaker, auth))
+    return TaskResult(fmt.table(title, rows), data,
+                      ok=_healthy(counts, breaker, auth) and not libraries)
 
 
 def _healthy(counts: dict, breaker: dict, auth) -> bool:
