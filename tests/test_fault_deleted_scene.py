@@ -3,7 +3,10 @@ dropped with one info line as soon as Plex does not find it, instead of followin
 not-found schedule for ~45 minutes. A scene Stash still has keeps that schedule."""
 from __future__ import annotations
 
+from hooks.inbox_ingest import ingest_inbox
+from hooks.stash_api import StashClient
 from sync_queue.lock import DrainLock
+from validation.config import parse_config
 from tests.e2e_fixtures import wait_until
 from tests.proof_checks import queue_counts, tracebacks
 
@@ -19,7 +22,11 @@ def test_deleted_scene_without_plex_item_is_dropped_once_not_retried(synced):
     assert lock.try_acquire()
     env.edit(gone, title="edited, then deleted")
     env.edit(waiting, title="edited, file not in Plex yet")
-    env.stash.delete_scene(gone)  # ... and the scene (with its file) is deleted meanwhile
+    # The busy drainer reads both noted edits from Stash into queued jobs (a deleted scene is
+    # never queued in the first place) ...
+    settings = env.stash.plugin_settings("PlexSync")
+    assert ingest_inbox(env.data_dir, StashClient(env.stash.url), parse_config(settings)) == 2
+    env.stash.delete_scene(gone)  # ... and then the scene (with its file) is deleted
     lock.release()
 
     env.start_drainer()  # it stays for the waiting scene's retry; the deleted one is settled

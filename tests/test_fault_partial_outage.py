@@ -59,7 +59,7 @@ def test_plex_in_maintenance_keeps_the_breaker_open_and_dead_letters_nothing(syn
     clock = Clock(env.plex, start=1_800_000_000.0)
     stash = StashClient(env.stash.url)
     ctx, index = build_plex_context(parse_config(settings), env.data_dir, stash.fetch_image,
-                                    stash.scene_exists)
+                                    stash)
     ctx.poll_interval = 60.0
     try:
         summary = drain(ctx, idle_exit_after=1.0, stop=threading.Event(), clock=clock,

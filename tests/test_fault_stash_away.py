@@ -39,7 +39,9 @@ def test_covers_owed_while_stash_was_away_are_uploaded_by_sync_all(synced):
     env.bulk_edit(list(scenes), tag_ids={"ids": [str(tag)], "mode": "ADD"})
     lock.release()
 
-    env.stash.down()  # ... and Stash restarts while the next drain runs
+    # ... and Stash restarts while the next drain runs: right after the drainer read the
+    # edited scenes, before it fetched their covers.
+    env.stash.after_answering("PlexSyncScenes", "down")
     env.start_drainer()
     env.wait_drained(timeout=30)
     env.stash.up()
@@ -79,7 +81,8 @@ def test_expired_login_session_syncs_metadata_keeps_cover_owed_and_next_drain_up
     env.edit(part1, title="new title, old session", cover_image=png_data_url(cover))
     lock.release()
 
-    env.stash.expire_sessions()  # the hook's session ends before the drainer fetches the cover
+    # the hook's session ends after the drainer read the scene, before it fetches the cover
+    env.stash.after_answering("PlexSyncScenes", "expire")
     env.start_drainer()
     env.wait_drained(timeout=30)
 

@@ -44,11 +44,11 @@ def test_wrong_library_name_stops_once_keeps_the_jobs_and_resumes_when_fixed(syn
     assert set(kept) == set(scenes) and set(kept.values()) == {0}  # no retry spent
     stopped = [m for m in env.hook_logs() if m.startswith("background sync:")]
     assert len(stopped) == 1, stopped
-    assert "plex_libraries names Movise, which Plex does not have" in stopped[0]
+    assert "Plex libraries setting names Movise, which Plex does not have" in stopped[0]
     assert "Plex has: Movies" in stopped[0]
     assert env.drainer_log().count("syncing stops until the setting is changed") == 1
     status = env.runner.run_task("queue_status")
-    assert "STOPPED: plex_libraries names Movise" in status.output, status.output
+    assert "STOPPED: the Plex libraries setting names Movise" in status.output, status.output
     assert not any("resumed the background sync" in m for m in status.messages())
 
     env.configure(plex_libraries="Movies")  # fixed
@@ -59,5 +59,5 @@ def test_wrong_library_name_stops_once_keeps_the_jobs_and_resumes_when_fixed(syn
     assert env.plex_item(scenes[first])["title"] == "after the fix"
     assert env.dead_letters() == []
     assert QueueState(env.data_dir).settings_failure() is None
-    assert "plex_libraries changed since Plex did not have it" in env.drainer_log()
+    assert "the Plex libraries setting changed since Plex did not have it" in env.drainer_log()
     assert tracebacks(env) == []

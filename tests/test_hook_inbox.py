@@ -120,7 +120,7 @@ def test_disabled_plugin_drops_noted_edits_and_later_hooks_say_so(stash, stash_l
     assert inbox.pending(noted) == [] and _jobs(noted) == []
     stash.set_plugin_settings("PlexSync", off)
     assert _hook(stash, noted, scene, {"id": scene, "title": "z"}, ["id", "title"]) == \
-        "PlexSync is disabled (setting Enabled); nothing queued"
+        "PlexSync is turned off (setting Enabled); nothing queued"
     stash.set_plugin_settings("PlexSync", SETTINGS)  # switched on again: the flag clears
     assert _hook(stash, noted, scene, {"id": scene, "title": "z"}, ["id", "title"]) == \
         f"scene {scene}: queued for Plex"

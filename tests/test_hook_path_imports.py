@@ -20,7 +20,7 @@ HEAVY = ("pydantic", "plexapi", "requests", "persistqueue", "stashapi", "tenacit
 # Everything the steady-state hook may import besides the interpreter's own start-up modules.
 HOOK_MODULES = {
     "hooks", "hooks.entry", "hooks.lean_json", "hooks.scene_hook", "hooks.drainer_launch",
-    "sync_queue", "sync_queue.inbox", "sync_queue.lock", "validation", "validation.data_dir",
+    "sync_queue", "sync_queue.inbox", "sync_queue.lock", "sync_queue.notes", "validation", "validation.data_dir",
     "_json", "fcntl", "_sha1",
     # frozen into the interpreter (no file read): what `python -S` loads on first use of os
     "os", "posixpath", "ntpath", "genericpath", "stat", "_stat", "_collections_abc",

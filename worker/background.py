@@ -101,10 +101,10 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     stash = (StashClient.from_payload(payload["stash"]) if payload.get("stash")  # from process_queue.py
              else StashClient.from_server_connection(payload.get("server_connection") or {}))
     register_secret(*stash.secrets(), *(payload.get("overrides") or {}).values())
-    cfg = _settings(payload, stash, data_dir)
+    settings, cfg = _settings(payload, stash, data_dir)
     if cfg is None:
         return 1
-    payload = {**payload, "settings": None}  # a hand-over reads them afresh
+    payload = {**payload, "settings": settings}  # a hand-over reads them afresh, else keeps these
     register_secret(cfg.plex_token)
     install_file_logging(data_dir, debug=cfg.debug_logging)
     counts = QueueStore(data_dir).counts()
@@ -157,7 +157,7 @@ def import_plex_plays(cfg: Config, stash: StashClient, data_dir: Path) -> Import
     return report
 
 
-def _settings(payload: dict, stash: StashClient, data_dir: Path) -> Config | None:
+def _settings(payload: dict, stash: StashClient, data_dir: Path) -> tuple[dict, Config | None]:
     """The settings the hook no longer fetches: asked here, once per drainer (with Stash's
     version the first time). A problem is left as the summary the next hook shows."""
     state = QueueState(data_dir)
@@ -165,7 +165,7 @@ def _settings(payload: dict, stash: StashClient, data_dir: Path) -> Config | Non
         remember_version(stash, data_dir)
     except StashTooOld as exc:
         state.store_drain_summary(str(exc), errors=True)
-        return None
+        return {}, None
     except StashError:  # learnt on the first refused document instead
         pass
     try:
@@ -177,13 +177,13 @@ def _settings(payload: dict, stash: StashClient, data_dir: Path) -> Config | Non
         inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, True)
         state.store_drain_summary(f"not started: {exc}; the edits wait in PlexSync's queue",
                                   errors=True)
-        return None
+        return {}, None
     except StashError as exc:
         log.warning(f"could not read PlexSync's settings from Stash: {exc}")
         state.store_drain_summary(str(exc), errors=True)
-        return None
+        return {}, None
     inbox.set_flag(data_dir, inbox.SETTINGS_FLAG, False)
-    return cfg
+    return settings, cfg
 
 
 def effective_settings(payload: dict) -> dict:

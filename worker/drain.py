@@ -286,7 +286,7 @@ class _Run:
             log.info("the Plex token setting changed since Plex rejected it; syncing again")
             self.state.clear_auth_failure()
         if self.state.settings_failure():
-            log.info("plex_libraries changed since Plex did not have it; syncing again")
+            log.info("the Plex libraries setting changed since Plex did not have it; syncing again")
             self.state.clear_settings_failure()
         return False
 

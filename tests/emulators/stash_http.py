@@ -205,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._route(emulator, method, url, body, auth, allowed)
 
     def _route(self, emulator, method, url, body, auth, allowed) -> int:
+        if getattr(emulator, "gone", False):  # going down: the connection closes unanswered
+            self.close_connection = True
+            return 0
         path, prefix = url.path, (self.headers.get("X-Forwarded-Prefix") or "").rstrip("/")
         public = path.startswith("/login") or path == "/logout"
         if auth == "bad_api_key" or (not allowed and not public):
@@ -224,7 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
             scheme = "https" if self.headers.get("X-Forwarded-Proto") == "https" else "http"
             base = f"{scheme}://{self.headers.get('Host') or f'127.0.0.1:{emulator.port}'}{prefix}"
             status, payload = run_graphql(emulator, body, auth, base)
-            return self._send(status, json.dumps(payload).encode(), "application/json")
+            sent = self._send(status, json.dumps(payload).encode(), "application/json")
+            emulator.answered(_operation_name(*_decode(body)[::2]) if status == 200 else None)
+            return sent
         if path == "/login":
             session = emulator.login(body) if method == "POST" else None
             if session:

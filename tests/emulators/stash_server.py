@@ -91,10 +91,28 @@ class StashEmulator:
 
     def up(self) -> None:
         """Listen again on the same port, with the same state."""
+        self.gone = False
         self._server = StashHTTPServer(self, self._down_port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stash-emulator",
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
+
+    def after_answering(self, operation: str, fault: str) -> None:
+        """Fault mid-drain: once the next `operation` (e.g. "PlexSyncScenes", the drainer
+        reading the edited scenes) has its answer, Stash goes "down" (a restart) or its login
+        sessions "expire" — after the drainer read what it syncs, before it fetches covers."""
+        self._after_answer = (operation, fault)
+
+    def answered(self, operation: str | None) -> None:
+        pending = getattr(self, "_after_answer", None)
+        if not pending or operation != pending[0]:
+            return
+        self._after_answer = None
+        if pending[1] == "expire":
+            self.expire_sessions()
+        else:  # gone at once (later requests get no answer); the port closes from another
+            self.gone = True  # thread, since stopping waits for this handler's server loop
+            threading.Thread(target=self.down, daemon=True).start()
 
     def __enter__(self) -> "StashEmulator":
         return self.start()
