@@ -1,175 +1,26 @@
-"""Every GraphQL document PlexSync sends to Stash, and the small client that sends them.
+"""The small client that sends PlexSync's GraphQL documents (hooks/stash_documents.py) to Stash.
 
 Stdlib only (urllib, imported when a request is made): the hook's rare paths use this module,
 where stashapp-tools' StashInterface() would cost three queries, one a full schema
 introspection (~0.6 s), before the first real one.
 
-Stash versions: every document is written for the newest Stash and valid from v0.24.0
-(MINIMUM_STASH) on after adapt_document(); the client learns its Stash's version once (asked
+Stash versions: the client learns its Stash's version once (asked
 with VERSION_QUERY and remembered in the data folder, see stash_version.py) or on the first
-validation error, never with an extra request per hook. A document that exists only in newer
-Stash versions is listed in DOCUMENT_MIN_STASH. Module constants ending in _QUERY or _MUTATION,
-plus documents_for_tests(), are validated against every Stash schema by the tests.
+validation error, never with an extra request per hook.
 """
 from __future__ import annotations
 
 import json
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from hooks.stash_documents import (FIND_SCENES_QUERY, LEGACY_INCREMENT_PLAY_DOCUMENT,
+                                   MINIMUM_STASH, SCENE_EXISTS_QUERY, SCENE_RATING_MUTATION,
+                                   SCENE_SAVE_RESUME_MUTATION, SETTINGS_QUERY, VERSION_QUERY,
+                                   adapt_document, add_plays_document, hook_bundle_document,
+                                   parse_version, play_state_document, scenes_document)
 from validation.config import PLUGIN_ID
-
-MINIMUM_STASH = (0, 24, 0)
-GROUPS_SINCE = (0, 27, 0)           # Scene.groups; before: Scene.movies { movie scene_index }
-PLUGIN_INCLUDE_IDS_SINCE = (0, 25, 0)  # configuration.plugins(include: [ID!]); v0.24: [String!]
-# Documents only some supported Stash versions have: constant name -> first version with it.
-DOCUMENT_MIN_STASH: dict[str, tuple[int, int, int]] = {}
-
-GROUPS_SELECTION = "groups { group { name } scene_index }"
-MOVIES_SELECTION = "movies { movie { name } scene_index }"
-
-SCENE_FIELDS = """
-fragment PlexSyncScene on Scene {
-  id title code details director urls date updated_at
-  studio { name parent_studio { name } }
-  performers { name image_path }
-  tags { name }
-  """ + GROUPS_SELECTION + """
-  files { path }
-  paths { screenshot }
-}
-"""
-
-
-def adapt_document(document: str, version: tuple | None) -> str:
-    """The document as the Stash of `version` accepts it (None: the newest form)."""
-    if version is None:
-        return document
-    if version < GROUPS_SINCE:
-        document = document.replace(GROUPS_SELECTION, MOVIES_SELECTION)
-    if version < PLUGIN_INCLUDE_IDS_SINCE:
-        document = document.replace("$plugin: [ID!]", "$plugin: [String!]")
-    return document
-
-
-def scenes_document(count: int, with_settings: bool = False) -> str:
-    """`count` scenes (and optionally PlexSync's settings) in ONE round trip.
-
-    One aliased findScene per id rather than findScenes(ids:), because Stash fails the whole
-    findScenes query when one id no longer exists (an edit racing a delete), while findScene
-    answers null for just that scene.
-    """
-    params = "".join(f", $id{n}: ID" for n in range(count))
-    scenes = "\n".join(f"  s{n}: findScene(id: $id{n}) {{ ...PlexSyncScene }}" for n in range(count))
-    if with_settings:
-        return (f"query PlexSyncHookBundle($plugin: [ID!]{params}) {{\n"
-                f"  configuration {{ plugins(include: $plugin) }}\n{scenes}\n}}\n" + SCENE_FIELDS)
-    return f"query PlexSyncScenes({params[2:]}) {{\n{scenes}\n}}\n" + SCENE_FIELDS
-
-
-def hook_bundle_document(count: int) -> str:
-    """Settings plus `count` scenes in one request (process_queue.py and the benches)."""
-    return scenes_document(count, with_settings=True)
-
-
-# The single-scene forms, validated against Stash's schemas with the other documents.
-HOOK_BUNDLE_QUERY = hook_bundle_document(1)
-SCENES_QUERY = scenes_document(1)
-
-SETTINGS_QUERY = """
-query PlexSyncSettings($plugin: [ID!]) {
-  configuration { plugins(include: $plugin) }
-}
-"""
-
-FIND_SCENES_QUERY = """
-query PlexSyncFindScenes($filter: FindFilterType, $scene_filter: SceneFilterType) {
-  findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { ...PlexSyncScene } }
-}
-""" + SCENE_FIELDS
-
-# Asked by the drainer, not the hook: a scene whose file Plex lacks may have been deleted.
-SCENE_EXISTS_QUERY = """
-query PlexSyncSceneExists($id: ID!) { findScene(id: $id) { id } }
-"""
-
-VERSION_QUERY = """
-query PlexSyncStashVersion { version { version } }
-"""
-
-# ---- Plex -> Stash: plays, resume points, ratings (worker/tasks/import_plays.py) -----------
-# Not on the hook path; none of these writes queues a Plex sync: sceneAddPlay and
-# sceneSaveActivity fire no hook, and sceneUpdate(rating100) touches no synced input field.
-PLAY_STATE_FIELDS = "id play_count play_history last_played_at resume_time rating100"
-# Stash before v0.25 has no play_history (and no sceneAddPlay): the legacy variant.
-LEGACY_PLAY_STATE_FIELDS = "id play_count last_played_at resume_time rating100"
-ADD_PLAY_SINCE = (0, 25)
-
-
-def play_state_document(count: int, legacy: bool = False) -> str:
-    """`count` scenes' play state in one request (aliased findScene: a deleted scene is null)."""
-    fields = LEGACY_PLAY_STATE_FIELDS if legacy else PLAY_STATE_FIELDS
-    params = ", ".join(f"$id{n}: ID" for n in range(count))
-    scenes = "\n".join(f"  s{n}: findScene(id: $id{n}) {{ {fields} }}" for n in range(count))
-    return f"query PlexSyncPlayState({params}) {{\n{scenes}\n}}\n"
-
-
-PLAY_STATE_QUERY = play_state_document(1)
-
-def add_plays_document(count: int) -> str:
-    """Plays for `count` scenes in one request (aliased; Stash runs them one after another)."""
-    params = ", ".join(f"$id{n}: ID!, $times{n}: [Timestamp!]" for n in range(count))
-    calls = "\n".join(f"  p{n}: sceneAddPlay(id: $id{n}, times: $times{n}) {{ count }}"
-                      for n in range(count))
-    return f"mutation PlexSyncAddPlays({params}) {{\n{calls}\n}}\n"
-
-
-SCENE_ADD_PLAY_MUTATION = add_plays_document(1)
-
-SCENE_SAVE_RESUME_MUTATION = """
-mutation PlexSyncSaveResume($id: ID!, $resume_time: Float) {
-  sceneSaveActivity(id: $id, resume_time: $resume_time)
-}
-"""
-
-SCENE_RATING_MUTATION = """
-mutation PlexSyncSetRating($input: SceneUpdateInput!) {
-  sceneUpdate(input: $input) { id rating100 }
-}
-"""
-
-# play_history and sceneAddPlay exist from v0.25; older Stash gets the legacy variants.
-DOCUMENT_MIN_STASH.update(PLAY_STATE_QUERY=(0, 25, 0), SCENE_ADD_PLAY_MUTATION=(0, 25, 0))
-
-# Stash v0.24 only (deprecated from v0.25, so not a *_MUTATION: the conformance tests check
-# documents against the newest Stash; tests/test_play_import.py checks it against v0.24.3).
-LEGACY_INCREMENT_PLAY_DOCUMENT = """
-mutation PlexSyncIncrementPlays($id: ID!) { sceneIncrementPlayCount(id: $id) }
-"""
-
-
-def stash_version_tuple(version: str) -> tuple[int, ...]:
-    """'v0.30.1-19-gcf3489efd' -> (0, 30, 1); () when unreadable (treated as newest)."""
-    core = version.lstrip("v").split("-", 1)[0]
-    try:
-        return tuple(int(part) for part in core.split("."))
-    except ValueError:
-        return ()
-
-
-def has_add_play(version: str) -> bool:
-    parsed = stash_version_tuple(version)
-    return not parsed or parsed >= ADD_PLAY_SINCE
-
-
-def documents_for_tests() -> dict[str, str]:
-    """Generated documents the schema tests check besides the module constants."""
-    return {**{f"scenes_document({n}, {w})": scenes_document(n, w)
-                for n in (1, 2, 50) for w in (False, True)},
-            "play_state_document(2, legacy=True)": play_state_document(2, legacy=True)}
-
 
 class StashError(RuntimeError):
     """Stash could not be reached or refused the request."""
@@ -185,12 +36,6 @@ class StashRejected(StashError):
 
 class StashTooOld(StashError):
     """This Stash is older than the oldest version PlexSync supports."""
-
-
-def parse_version(text: str | None) -> tuple[int, int, int] | None:
-    """(0, 30, 1) from 'v0.30.1-19-gcf3489efd'; None when Stash reports no release number."""
-    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", (text or "").strip())
-    return (int(match[1]), int(match[2]), int(match[3] or 0)) if match else None
 
 
 def check_supported(version_text: str | None) -> tuple[int, int, int] | None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 from graphql import parse, validate
 
-from hooks.stash_api import (LEGACY_INCREMENT_PLAY_DOCUMENT, has_add_play, play_state_document,
-                             stash_version_tuple)
+from hooks.stash_documents import parse_version, LEGACY_INCREMENT_PLAY_DOCUMENT, has_add_play, play_state_document
 from hooks.scene_hook import SYNCED_INPUT_FIELDS
 from tests.test_stash_schema_conformance import PROJECT_ROOT, load_real_schema
 from worker import plays as rules
@@ -85,9 +84,9 @@ def test_stash_times_round_trip(text, epoch):
 
 @pytest.mark.parametrize("version, parsed, add_play", [
     ("v0.30.1-19-gcf3489efd", (0, 30, 1), True), ("v0.25.1", (0, 25, 1), True),
-    ("v0.24.3", (0, 24, 3), False), ("unknown", (), True)])
+    ("v0.24.3", (0, 24, 3), False), ("unknown", None, True)])
 def test_stash_versions_without_scene_add_play(version, parsed, add_play):
-    assert (stash_version_tuple(version), has_add_play(version)) == (parsed, add_play)
+    assert (parse_version(version), has_add_play(version)) == (parsed, add_play)
 
 
 def test_legacy_documents_are_what_stash_v024_accepts():

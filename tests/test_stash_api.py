@@ -3,7 +3,8 @@ against Stash's real schema."""
 import pytest
 from graphql import parse, validate
 
-from hooks.stash_api import StashAuthError, StashClient, StashError, hook_bundle_document
+from hooks.stash_api import StashAuthError, StashClient, StashError
+from hooks.stash_documents import hook_bundle_document
 from tests.emulators.stash_fixtures import make_png
 from tests.test_stash_schema_conformance import REAL_SCHEMA_DIR, load_real_schema
 

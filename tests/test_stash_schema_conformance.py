@@ -2,7 +2,7 @@
 
 Stash v0.30.1's schema lives outside the project, in ../shared/stash-schema/v0.30.1 (never
 copied in); without it these tests skip and say so. PlexSync's documents are the module-level
-strings of hooks/stash_api.py whose names end in _QUERY or _MUTATION.
+strings of hooks/stash_documents.py whose names end in _QUERY or _MUTATION.
 """
 from __future__ import annotations
 
@@ -45,24 +45,24 @@ def _version(name: str) -> tuple:
 
 def plexsync_documents() -> dict[str, str] | None:
     """name -> document: every module-level *_QUERY / *_MUTATION string of every hooks/*.py
-    module, plus the generated ones hooks.stash_api.documents_for_tests() lists. None while
-    hooks/stash_api.py does not exist."""
-    if importlib.util.find_spec("hooks") is None or importlib.util.find_spec("hooks.stash_api") is None:
+    module, plus the generated ones hooks.stash_documents.documents_for_tests() lists. None while
+    hooks/stash_documents.py does not exist."""
+    if importlib.util.find_spec("hooks") is None or importlib.util.find_spec("hooks.stash_documents") is None:
         return None
     documents = {}
     for path in sorted((PROJECT_ROOT / "hooks").glob("*.py")):
         module = importlib.import_module(f"hooks.{path.stem}")
         documents.update({name: value for name, value in sorted(vars(module).items())
                           if name.endswith(("_QUERY", "_MUTATION")) and isinstance(value, str)})
-    stash_api = importlib.import_module("hooks.stash_api")
-    documents.update(stash_api.documents_for_tests())
+    stash_documents = importlib.import_module("hooks.stash_documents")
+    documents.update(stash_documents.documents_for_tests())
     return documents
 
 
 def stash_versions_of(name: str) -> tuple:
-    """The first Stash version a document needs (hooks.stash_api.DOCUMENT_MIN_STASH)."""
-    stash_api = importlib.import_module("hooks.stash_api")
-    return stash_api.DOCUMENT_MIN_STASH.get(name, stash_api.MINIMUM_STASH)
+    """The first Stash version a document needs (hooks.stash_documents.DOCUMENT_MIN_STASH)."""
+    stash_documents = importlib.import_module("hooks.stash_documents")
+    return stash_documents.DOCUMENT_MIN_STASH.get(name, stash_documents.MINIMUM_STASH)
 
 
 def conformance_problems(subset: GraphQLSchema, real: GraphQLSchema) -> list[str]:
@@ -143,7 +143,7 @@ def schema_of(version: str) -> GraphQLSchema:
 
 DOCUMENTS = plexsync_documents()
 VERSIONS = schema_versions()
-NO_MODULE = pytest.mark.skip(reason="hooks/stash_api.py does not exist yet: no PlexSync GraphQL documents")
+NO_MODULE = pytest.mark.skip(reason="hooks/stash_documents.py does not exist yet: no PlexSync GraphQL documents")
 NO_SCHEMAS = pytest.mark.skip(reason=f"no Stash schemas at {SCHEMA_ROOT} (../shared/stash-schema "
                               "beside the project): per-version conformance not checked")
 DOCUMENT_PARAMS = ([pytest.param(name, id=name) for name in DOCUMENTS] if DOCUMENTS is not None
@@ -158,9 +158,9 @@ VERSION_PARAMS = ([pytest.param(name, version, id=f"{name}@{version}")
 
 # ---- (a) every document PlexSync sends, to every Stash version it is sent to ------------------
 
-@pytest.mark.skipif(DOCUMENTS is None, reason="hooks/stash_api.py does not exist yet")
+@pytest.mark.skipif(DOCUMENTS is None, reason="hooks/stash_documents.py does not exist yet")
 def test_plexsync_defines_its_documents_where_these_tests_look():
-    assert DOCUMENTS, "hooks/stash_api.py has no *_QUERY / *_MUTATION string constants"
+    assert DOCUMENTS, "hooks/stash_documents.py has no *_QUERY / *_MUTATION string constants"
     assert {"SETTINGS_QUERY", "SCENES_QUERY", "FIND_SCENES_QUERY"} <= set(DOCUMENTS)
     assert any(name.startswith("scenes_document(50") for name in DOCUMENTS)
 
@@ -173,7 +173,7 @@ def test_every_schema_release_is_here():
 
 @pytest.mark.parametrize("name, version", VERSION_PARAMS)
 def test_document_is_valid_for_every_stash_version_it_is_sent_to(name, version):
-    from hooks.stash_api import adapt_document, parse_version
+    from hooks.stash_documents import adapt_document, parse_version
     document = adapt_document(DOCUMENTS[name], parse_version(version))
     errors = validate(schema_of(version), parse(document))
     assert not errors, (f"{name} as sent to Stash {version} would be refused:\n"
@@ -186,7 +186,7 @@ def test_document_is_valid_for_every_stash_version_it_is_sent_to(name, version):
 @pytest.mark.skipif(not VERSIONS, reason="no Stash schemas in ../shared/stash-schema")
 def test_unadapted_documents_would_fail_on_old_stash():
     """Why adapt_document exists: the newest form is refused by v0.24 (and v0.26 for groups)."""
-    from hooks.stash_api import HOOK_BUNDLE_QUERY
+    from hooks.stash_documents import HOOK_BUNDLE_QUERY
     old = [e.message for e in validate(schema_of("v0.24.3"), parse(HOOK_BUNDLE_QUERY))]
     assert any("groups" in m for m in old) and any("[String!]" in m for m in old), old
     assert any("groups" in e.message for e in validate(schema_of("v0.26.2"), parse(HOOK_BUNDLE_QUERY)))
@@ -195,14 +195,14 @@ def test_unadapted_documents_would_fail_on_old_stash():
 @pytest.mark.skipif(not VERSIONS, reason="no Stash schemas in ../shared/stash-schema")
 def test_a_document_needing_newer_stash_is_checked_only_where_it_exists(monkeypatch):
     """DOCUMENT_MIN_STASH keeps e.g. a sceneAddPlay mutation (v0.25+) off older schemas."""
-    import hooks.stash_api as stash_api
+    import hooks.stash_documents as stash_documents
     play = 'mutation PlexSyncPlay($id: ID!) { sceneAddPlay(id: $id) { count } }'
     assert validate(schema_of("v0.24.3"), parse(play))  # v0.24 has no sceneAddPlay
     assert not validate(schema_of("v0.25.1"), parse(play))
-    monkeypatch.setitem(stash_api.DOCUMENT_MIN_STASH, "SCENE_ADD_PLAY_MUTATION", (0, 25, 0))
+    monkeypatch.setitem(stash_documents.DOCUMENT_MIN_STASH, "SCENE_ADD_PLAY_MUTATION", (0, 25, 0))
     checked = [v for v in VERSIONS if _version(v) >= stash_versions_of("SCENE_ADD_PLAY_MUTATION")]
     assert checked[0] == "v0.25.1" and "v0.24.3" not in checked
-    for name in stash_api.DOCUMENT_MIN_STASH:
+    for name in stash_documents.DOCUMENT_MIN_STASH:
         assert DOCUMENTS is not None and (name in DOCUMENTS or name == "SCENE_ADD_PLAY_MUTATION"), \
             f"DOCUMENT_MIN_STASH names {name}, which is no document"
 

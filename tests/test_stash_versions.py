@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from hooks.stash_api import (MINIMUM_STASH, StashClient, StashRejected, StashTooOld,
-                             check_supported, parse_version)
+from hooks.stash_api import StashClient, StashRejected, StashTooOld, check_supported
+from hooks.stash_documents import MINIMUM_STASH, parse_version
 from hooks.stash_version import VERSION_FILE, remember_version
 from tests.test_stash_schema_conformance import SCHEMA_ROOT, load_real_schema
 

@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hooks.stash_api import StashClient, has_add_play
+from hooks.stash_api import StashClient
+from hooks.stash_documents import has_add_play
 from plex.history import read_activity, read_history
 from sync_queue.lock import DrainLock
 from sync_queue.plays import PlayImports, scene_rating_keys

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hooks.stash_api import FIND_SCENES_QUERY, SETTINGS_QUERY, VERSION_QUERY, hook_bundle_document
+from hooks.stash_documents import FIND_SCENES_QUERY, SETTINGS_QUERY, VERSION_QUERY, hook_bundle_document
 from tests.real_stash.conftest import LIBRARY_CLIPS, clip_path
 from tests.real_stash.media import data_url, png
 from tests.real_stash.server import post_graphql
