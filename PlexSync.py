@@ -2,7 +2,7 @@
 
 Kept to these lines on purpose: Python compiles the started script on every run, a module
 (hooks/entry.py, which does the work) only once. The hook path's budget is in
-tests/test_hook_path_imports.py.
+tests/stash/test_hook_path_imports.py.
 """
 import os
 import sys

@@ -7,7 +7,7 @@ RUSAGE_SELF) is the index build's peak RSS and its CPU time is PlexSync's own wo
 includes the emulator rendering the XML pages (it shares the 2 cores); its share is reported.
 
 Floor: the same /all pages fetched by the same client, not parsed or stored (transfer plus the
-emulator's rendering). Baseline: the naive raw-XML dict index tests/test_plex_emulator.py used
+emulator's rendering). Baseline: the naive raw-XML dict index tests/plex/test_plex_emulator.py used
 to time (requests + ElementTree.fromstring + iterfind into a dict, no SQLite).
 Growth: per-item cost at each size, and the marginal cost per item between sizes (linear
 growth = a flat marginal cost).

@@ -3,7 +3,7 @@
 In a module rather than in PlexSync.py because Python caches a module's bytecode but
 compiles the script it is started with on every run (~2-3 ms here, on every saved scene).
 A hook runs for every saved scene while Stash waits, so the hook path imports almost nothing
-(no json, logging, pathlib, sqlite3, urllib: tests/test_hook_path_imports.py) and
+(no json, logging, pathlib, sqlite3, urllib: tests/stash/test_hook_path_imports.py) and
 PlexSync.yml starts Python with -S (no site-packages scan: the hook needs none). Tasks import
 the worker, which pulls in plexapi: they first load site-packages themselves.
 """

@@ -9,7 +9,7 @@ scenes' current state (newest edit wins) and for PlexSync's settings. Only when 
 left a flag saying the settings matter here (PlexSync disabled, the Plex token rejected, the
 settings invalid) does the hook fetch them: one request, and only until the flag clears.
 
-Imports: os, time, _sha1 and our own lean modules only (tests/test_hook_path_imports.py).
+Imports: os, time, _sha1 and our own lean modules only (tests/stash/test_hook_path_imports.py).
 """
 import os
 import time

@@ -132,7 +132,7 @@ mutation PlexSyncSetRating($input: SceneUpdateInput!) {
 DOCUMENT_MIN_STASH.update(PLAY_STATE_QUERY=(0, 25, 0), SCENE_ADD_PLAY_MUTATION=(0, 25, 0))
 
 # Stash v0.24 only (deprecated from v0.25, so not a *_MUTATION: the conformance tests check
-# documents against the newest Stash; tests/test_play_import.py checks it against v0.24.3).
+# documents against the newest Stash; tests/plays/test_play_import.py checks it against v0.24.3).
 LEGACY_INCREMENT_PLAY_DOCUMENT = """
 mutation PlexSyncIncrementPlays($id: ID!) { sceneIncrementPlayCount(id: $id) }
 """

@@ -1,6 +1,6 @@
 """The pure diff: (Plex item now, Stash snapshot, config, what PlexSync last wrote) -> ONE PUT.
 
-No I/O here, so every rule is a row in a value table (tests/test_plex_edits.py):
+No I/O here, so every rule is a row in a value table (tests/plex/test_plex_edits.py):
 - Lists mirror Stash: what Stash removed is removed in Plex. Tag lists are compared
   case-insensitively because Plex stores one tag per name whatever its case.
 - Collections PlexSync never wrote (absent from previous["written"]["collections"]) are kept.

@@ -15,7 +15,7 @@ Rules that keep edits from being lost or duplicated:
   `bulk-<key>.json` into place (EEXIST tells the others it is already there), and the drainer
   moves an ingested bulk file to inbox/done/, where later processes of the same edit find it
   for 10 minutes.
-Imports nothing but `os` (on the hook path; tests/test_hook_path_imports.py guards).
+Imports nothing but `os` (on the hook path; tests/stash/test_hook_path_imports.py guards).
 """
 import os
 

@@ -19,7 +19,7 @@ from graphql.validation import NoDeprecatedCustomRule
 
 from tests.emulators.stash_graphql import SCHEMA as EMULATOR_SCHEMA
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_ROOT = PROJECT_ROOT.parent / "shared" / "stash-schema"
 REAL_SCHEMA_DIR = SCHEMA_ROOT / "v0.30.1"
 BUILT_IN = {"String", "Int", "Float", "Boolean", "ID"}

@@ -16,9 +16,9 @@ import pytest
 from sync_queue.lock import DrainLock, drain_lock_held
 from sync_queue.jobs import JobQueue
 from sync_queue.store import QueueStore
-from tests.test_drain import FakePlex, context, enqueue, make_job, run
+from tests.e2e.test_drain import FakePlex, context, enqueue, make_job, run
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- only the lock holder resumes -------------------------------------------------------------
 

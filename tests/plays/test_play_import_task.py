@@ -6,8 +6,8 @@ import json
 
 from tests.emulators.plex_library import PART_I_FILE
 from tests.e2e_fixtures import wait_until
-from tests.test_cli import run_cli
-from tests.test_tasks import assert_progress, task
+from tests.e2e.test_cli import run_cli
+from tests.e2e.test_tasks import assert_progress, task
 
 PLAYED_AT = 1_714_000_000   # 2024-04-24T23:06:40Z
 

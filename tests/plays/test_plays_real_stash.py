@@ -15,7 +15,7 @@ import requests
 from sync_queue.records import SyncRecords
 from sync_queue.store import QueueStore
 from tests.emulators.plex_server import PlexEmulator
-from tests.real_stash_plays_support import RealStash, make_clip, unavailable_reason
+from tests.plays.real_stash_support import RealStash, make_clip, unavailable_reason
 
 SCENE_PLAY_STATE = ("query($id: ID) { findScene(id: $id) { title play_count play_history "
                     "last_played_at resume_time rating100 } }")

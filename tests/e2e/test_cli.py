@@ -19,9 +19,9 @@ from sync_queue.records import SyncRecords
 from sync_queue.store import QueueStore
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE
-from tests.test_tasks import BOTH_PARTS, drainer_busy
+from tests.e2e.test_tasks import BOTH_PARTS, drainer_busy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLI = str(ROOT / "process_queue.py")
 ANSI = re.compile(r"\x1b\[")
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 import process_queue
-from sync_queue.store import QueueStore
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE
-from tests.test_cli import cli_env, queue_edits
+from tests.e2e.test_cli import cli_env, queue_edits
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLI = str(ROOT / "process_queue.py")
 NOBODY = "http://127.0.0.1:9"  # nothing listens there: "Stash is down"
 

@@ -6,7 +6,7 @@ from graphql import parse, validate
 
 from hooks.stash_documents import parse_version, LEGACY_INCREMENT_PLAY_DOCUMENT, has_add_play, play_state_document
 from hooks.scene_hook import SYNCED_INPUT_FIELDS
-from tests.test_stash_schema_conformance import PROJECT_ROOT, load_real_schema
+from tests.stash.test_stash_schema_conformance import PROJECT_ROOT, load_real_schema
 from worker import plays as rules
 
 T = 1_700_000_000

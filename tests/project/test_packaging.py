@@ -22,7 +22,7 @@ from sync_queue.lock import drain_lock_held, lock_holder_pid
 from tests.e2e_fixtures import SCENE_UPDATE, wait_until
 from tests.emulators.plex_library import PART_I_FILE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".ci" / "build_plugin_source.py"
 RUNTIME_PACKAGES = ("hooks", "sync_queue", "worker", "plex", "validation")
 ROOT_FILES = {"PlexSync.py", "PlexSync.yml", "process_queue.py", "requirements.txt"}

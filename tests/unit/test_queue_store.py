@@ -17,7 +17,7 @@ from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
 from sync_queue.store import QUEUE_DB, QueueStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_job(scene_id, key="k", not_before=0.0, title="A title"):

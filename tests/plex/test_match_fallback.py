@@ -2,7 +2,7 @@
 import pytest
 
 from plex.errors import AmbiguousMatch, ItemNotFound
-from tests.test_plex_sync import Rig, scene
+from tests.plex.test_plex_sync import Rig, scene
 
 RENAMED = "/data/movies/renamed/Encore (remux).mkv"
 

@@ -16,9 +16,9 @@ import pytest
 from graphql import OperationDefinitionNode, parse
 
 from hooks.stash_api import StashClient, StashError, StashRejected
-from tests.test_stash_schema_conformance import plexsync_documents, stash_versions_of
+from tests.stash.test_stash_schema_conformance import plexsync_documents, stash_versions_of
 
-STASH_SERVER = Path(__file__).resolve().parents[1].parent / "shared" / "stash-server"
+STASH_SERVER = Path(__file__).resolve().parents[2].parent / "shared" / "stash-server"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHARED = PROJECT_ROOT.parent / "shared"
 STASH_SERVER = SHARED / "stash-server"
 # What a Stash plugin folder needs of the project (never tests/, docs/, bench/, .venv).

@@ -15,9 +15,9 @@ from worker.tasks import formatting as fmt
 from worker.tasks import status
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE
-from tests.test_tasks import task
+from tests.e2e.test_tasks import task
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOON = time.mktime((2026, 1, 2, 12, 0, 0, 0, 0, -1))
 
 
@@ -92,7 +92,7 @@ def test_a_drainer_that_cannot_start_leaves_one_line_without_a_repeated_prefix(t
 def test_a_hand_over_that_keeps_the_old_settings_does_not_claim_it_re_read_them(synced, monkeypatch):
     """Stash's settings stop parsing while a drainer waits for a retry: the hand-over keeps the
     settings it had and says so, in one warning and one matching info line."""
-    from tests.test_tasks import drainer_busy
+    from tests.e2e.test_tasks import drainer_busy
     with drainer_busy(synced):
         synced.edit(synced.library.scenes["part1"], title="Handed Over")
     synced.plex.down()

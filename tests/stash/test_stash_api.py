@@ -6,7 +6,7 @@ from graphql import parse, validate
 from hooks.stash_api import StashAuthError, StashClient, StashError
 from hooks.stash_documents import hook_bundle_document
 from tests.emulators.stash_fixtures import make_png
-from tests.test_stash_schema_conformance import REAL_SCHEMA_DIR, load_real_schema
+from tests.stash.test_stash_schema_conformance import REAL_SCHEMA_DIR, load_real_schema
 
 
 @pytest.mark.parametrize("count", [1, 3, 50])

@@ -16,7 +16,7 @@ import pytest
 from hooks.stash_api import StashClient, StashRejected, StashTooOld, check_supported
 from hooks.stash_documents import MINIMUM_STASH, parse_version
 from hooks.stash_version import VERSION_FILE, remember_version
-from tests.test_stash_schema_conformance import SCHEMA_ROOT, load_real_schema
+from tests.stash.test_stash_schema_conformance import SCHEMA_ROOT, load_real_schema
 
 
 def _old_stash(stash_factory, version: str):

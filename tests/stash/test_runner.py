@@ -107,7 +107,7 @@ SCENE_UPDATE_KEYS = [
     "rating100", "o_counter", "organized", "studio_id", "gallery_ids", "performer_ids", "movies",
     "groups", "tag_ids", "cover_image", "stash_ids", "resume_time", "play_duration",
     "play_count", "primary_file_id"]
-SCHEMA = Path(__file__).resolve().parents[1].parent / "shared" / "stash-schema" / "v0.30.1" / "types" / "scene.graphql"
+SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "stash-schema" / "v0.30.1" / "types" / "scene.graphql"
 
 
 @pytest.fixture

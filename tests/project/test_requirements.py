@@ -5,7 +5,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ["PlexSync.py", "process_queue.py", "hooks", "sync_queue", "worker", "plex", "validation"]
 
 

@@ -14,7 +14,7 @@ from plexapi.exceptions import BadRequest
 
 from tests.emulators.plex_library import PART_I_FILE
 from tests.emulators.plex_server import PlexEmulator
-from tests.test_plex_emulator import FakeClock, raw
+from tests.plex.test_plex_emulator import FakeClock, raw
 
 
 def test_down_refuses_connections_and_up_listens_on_the_same_port(plex, plex_api):

@@ -10,7 +10,7 @@ import pytest
 
 from sync_queue.lock import DrainLock, drain_lock_held, lock_holder_pid
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="uses SIGKILL")
 
 HOLDER = """

@@ -19,7 +19,7 @@ from worker.tasks.env import StashProgress, TaskEnv
 from worker.tasks.scenes import PAGE_SIZE, rfc3339
 from worker.tasks.sync_all import queue_changed
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

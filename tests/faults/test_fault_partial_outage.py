@@ -23,7 +23,7 @@ from worker.background import build_plex_context
 from worker.drain import drain
 from worker.job import DEAD_LETTER, RETRY, run_job
 from tests.proof_checks import queue_counts, twin_scenes
-from tests.test_drain import SETTINGS, make_job
+from tests.e2e.test_drain import SETTINGS, make_job
 
 OUTAGE_S = 1800.0
 
