@@ -24,6 +24,7 @@ from pathlib import Path
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.stash_api import StashClient, StashError
 from hooks.stash_log import install_file_logging, register_secret
+from plex.batch_reads import BatchedReads, likely_rating_key
 from plex.client import PlexClient
 from plex.index import PathIndex
 from plex.sync import sync_scene
@@ -45,15 +46,18 @@ PLUGIN_DIR = Path(__file__).resolve().parent.parent
 
 def build_plex_context(cfg: Config, data_dir: Path, fetch_image) -> tuple[DrainContext, PathIndex]:
     """A DrainContext syncing through the real Plex client; close the index when done."""
-    client = PlexClient(cfg, data_dir)
+    client = BatchedReads(PlexClient(cfg, data_dir))
     index = PathIndex(data_dir)
 
     def sync_job(snapshot: dict, record: dict | None, allow_scan: bool):
         return sync_scene(client, index, cfg, snapshot, record, fetch_image,
                           allow_scan=allow_scan)
 
+    def prefetch(pairs: list[tuple[dict, dict | None]]) -> None:
+        client.prefetch(likely_rating_key(data, record, index, cfg) for data, record in pairs)
+
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
-                        health_check=client.ping), index
+                        health_check=client.ping, prefetch=prefetch), index
 
 
 def should_report(summary: DrainSummary | None) -> bool:

@@ -27,6 +27,7 @@ from sync_queue.jobs import JobQueue, TakenJob
 from sync_queue.lock import DrainLock
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
+from sync_queue.store import scene_key
 from validation.config import Config
 from worker import job as job_policy
 from worker.backoff import Uniform
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 LOCK_RETRY_S = 0.2     # ride out a hook's instant lock probe (drain_lock_held)
 POLL_INTERVAL_S = 0.5  # how often an idle drainer checks for new commits
 CLEAR_ACKED_EVERY = 200
+PREFETCH_BATCH = 100   # jobs whose Plex items are reloaded together (one GET)
 
 
 @dataclass
@@ -50,6 +52,10 @@ class DrainContext:
     breaker_policy: Policy = Policy()
     lock: DrainLock | None = None  # default: DrainLock(data_dir)
     poll_interval: float = POLL_INTERVAL_S
+    # Batched reloads (plex.batch_reads): called with the next jobs' (data, record) pairs
+    # before they are taken one by one; None = every job reloads its own item.
+    prefetch: Callable[[list[tuple[dict, dict | None]]], object] | None = None
+    batch_size: int = PREFETCH_BATCH
 
 
 @dataclass
@@ -168,6 +174,7 @@ class _Run:
                                       listeners=(self._breaker_moved,))
         self.halted = False
         self.processed = 0
+        self.prefetched_left = 0  # jobs taken before the next batched reload
         self.retrying: set = set()
         self.started_at = clock()
         if self.stores.dead.purge(ctx.cfg.dlq_retention_days):
@@ -198,9 +205,11 @@ class _Run:
                 # HALF_OPEN without a health check: the next job is the probe
             now = self.clock()
             self.queue.promote_due(now)
+            self._prefetch_batch()
             taken = self.queue.take()
             if taken is not None:
                 idle_since = None
+                self.prefetched_left -= 1
                 self._process(taken, now)
                 continue
             if idle_exit_after is None:
@@ -215,6 +224,19 @@ class _Run:
                 return True
             self._sleep(idle_exit_after - (now - idle_since))
         return False
+
+    def _prefetch_batch(self) -> None:
+        """Once per batch: hand the next jobs and their records to ctx.prefetch, which reloads
+        their Plex items in one request (the jobs are still taken and settled one by one)."""
+        if self.ctx.prefetch is None or self.prefetched_left > 0:
+            return
+        jobs = [j for j in self.queue.peek_ready(self.ctx.batch_size)
+                if isinstance(j.get("data"), dict)]
+        if not jobs:
+            return
+        self.prefetched_left = len(jobs)
+        records = self.stores.records.get_many([j.get("scene_id") for j in jobs])
+        self.ctx.prefetch([(j["data"], records.get(scene_key(j.get("scene_id")))) for j in jobs])
 
     def _sleep(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when another process commits to queue.db."""
