@@ -32,14 +32,13 @@ def _without_query(url: str) -> str:
 
 def cover_still_current(cover_url: str | None, ours: dict, kinds) -> bool:
     """True when the last fetch (ours["cover_fetched_at"]) was of this scene's cover, in a
-    later second than the URL's updated_at, and every wanted image kind was uploaded then (or
-    the scene had no cover: ours["cover_absent"])."""
+    later second than the URL's updated_at, and every wanted image kind was uploaded then."""
     fetched_at, last_url = ours.get("cover_fetched_at"), ours.get("cover_url")
     stamp = url_stamp(cover_url)
     if stamp is None or not fetched_at or not last_url:
         return False
     if _without_query(last_url) != _without_query(cover_url):
         return False
-    if not ours.get("cover_absent") and not all(ours.get(f"{kind}_sha1") for kind in kinds):
-        return False  # an image kind was never uploaded (switched on since, or a failure)
+    if not all(ours.get(f"{kind}_sha1") for kind in kinds):
+        return False  # an image kind was never uploaded (switched on since, no cover, a failure)
     return int(float(fetched_at)) > stamp

@@ -146,7 +146,8 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
                         "synced, the image is retried on the next sync")
         return (), record
     if not data:  # the scene has no cover: Stash's placeholder is not worth a poster
-        record.update(cover_url=cover, cover_fetched_at=fetch_started, cover_absent=True)
+        # Not recorded as fetched: Stash may generate the screenshot later without a new
+        # updated_at, so a placeholder is never taken for the current cover.
         return (), record
     sha1 = hashlib.sha1(data).hexdigest()
     changes = []

@@ -264,22 +264,32 @@ def test_permanent_errors_are_dead_lettered_at_once_with_a_readable_reason(tmp_p
     assert len(summary.errors) == 3
 
 
-def test_not_found_retries_on_the_long_schedule_scans_once_then_dead_letters(tmp_path):
+def test_not_found_after_a_scan_polls_soon_then_on_the_long_schedule_then_dead_letters(tmp_path):
     enqueue(tmp_path, make_job(7))
     clock = FakeTime()
     plex = FakePlex(clock, fail=lambda scene, n: ItemNotFound("no item", scan_requested=n == 1))
     ctx = context(tmp_path, plex)
     ctx.poll_interval = 60.0
     summary = run(ctx, clock, idle_exit_after=2.0)
-    assert len(plex.calls) == 13  # first try + 12 retries
-    assert [c[2] for c in plex.calls] == [True] + [False] * 12  # allow_scan on the first only
+    assert len(plex.calls) == 23  # first try + 10 short polls + 12 long retries
+    assert [c[2] for c in plex.calls] == [True] + [False] * 22  # allow_scan on the first only
     gaps = [b[3] - a[3] for a, b in zip(plex.calls, plex.calls[1:])]
-    assert [round(g) for g in gaps] == [30, 60, 120, 240, 480] + [600] * 7
+    assert [round(g) for g in gaps] == [1, 1, 2, 2, 2, 3, 3, 5, 5, 8,  # Plex is importing
+                                        30, 60, 120, 240, 480] + [600] * 7  # Plex lacks it
     (entry,) = DeadLetters(tmp_path).list()
-    assert entry.reason_code == dlq.NOT_FOUND and entry.attempts == 13
+    assert entry.reason_code == dlq.NOT_FOUND and entry.attempts == 23
     assert "/media/7.mp4" in entry.reason and "path_map" in entry.reason
     assert entry.first_failure == pytest.approx(plex.calls[0][3])
     assert summary.dead_lettered == 1
+
+
+def test_not_found_without_a_scan_waits_on_the_long_schedule_from_the_start(tmp_path):
+    enqueue(tmp_path, make_job(6))  # e.g. outside every library folder: nothing to scan
+    clock = FakeTime()
+    plex = FakePlex(clock, fail=lambda scene, n: ItemNotFound("no item") if n < 4 else None)
+    run(context(tmp_path, plex), clock, idle_exit_after=2.0)
+    gaps = [b[3] - a[3] for a, b in zip(plex.calls, plex.calls[1:])]
+    assert [round(g) for g in gaps] == [30, 60, 120]
 
 
 def test_not_found_with_skip_not_found_is_recorded_and_skipped(tmp_path):
