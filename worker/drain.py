@@ -175,6 +175,8 @@ class _Run:
         self.halted = False
         self.processed = 0
         self.prefetched_left = 0  # jobs taken before the next batched reload
+        self.ready_known: int | None = None  # ready jobs at the last count, minus those taken
+        self.taken_since_count = 0
         self.retrying: set = set()
         self.started_at = clock()
         if self.stores.dead.purge(ctx.cfg.dlq_retention_days):
@@ -210,6 +212,7 @@ class _Run:
             if taken is not None:
                 idle_since = None
                 self.prefetched_left -= 1
+                self.taken_since_count += 1
                 self._process(taken, now)
                 continue
             if idle_exit_after is None:
@@ -224,6 +227,14 @@ class _Run:
                 return True
             self._sleep(idle_exit_after - (now - idle_since))
         return False
+
+    def _ready_left(self) -> int:
+        """Ready jobs behind the current one, for progress. Counted once per batch and
+        estimated in between: a COUNT walks every ready row, so one per job made a drain of
+        50,000 jobs quadratic. New commits show up at the next count."""
+        if self.ready_known is None or self.taken_since_count >= self.ctx.batch_size:
+            self.ready_known, self.taken_since_count = self.queue.ready_count(), 0
+        return max(0, self.ready_known - self.taken_since_count)
 
     def _prefetch_batch(self) -> None:
         """Once per batch: hand the next jobs and their records to ctx.prefetch, which reloads
@@ -299,12 +310,12 @@ class _Run:
         if self.processed % CLEAR_ACKED_EVERY == 0:
             self.queue.clear_acked()
         if self.on_progress is not None:
-            self.on_progress(self.processed, self.processed + self.queue.ready_count())
+            self.on_progress(self.processed, self.processed + self._ready_left())
 
     def _run(self, taken: TakenJob, job: dict, now: float) -> None:
         scene = job.get("scene_id")
         self.state.update_drain_status(running=True, processed=self.processed,
-                                       total=self.processed + 1 + self.queue.ready_count(),
+                                       total=self.processed + 1 + self._ready_left(),
                                        current_scene=scene, started_at=self.started_at)
         outcome = job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
                                      record=self.stores.records.get(scene), now=now,
