@@ -26,6 +26,7 @@ from hooks.stash_api import StashClient, StashError
 from hooks.stash_log import install_file_logging, register_secret
 from plex.batch_reads import BatchedReads, likely_rating_key
 from plex.client import PlexClient
+from plex.errors import PlexSyncError
 from plex.index import PathIndex
 from plex.sync import sync_scene
 from sync_queue.lock import drain_lock_held
@@ -54,7 +55,11 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image) -> tuple[DrainC
                           allow_scan=allow_scan)
 
     def prefetch(pairs: list[tuple[dict, dict | None]]) -> None:
-        client.prefetch(likely_rating_key(data, record, index, cfg) for data, record in pairs)
+        try:  # the first job would build the index anyway; built now, its batch is read too
+            index.ensure(client, cfg)
+        except PlexSyncError:
+            pass  # the jobs meet the same error where the worker's policy classifies it
+        client.prefetch([likely_rating_key(data, record, index, cfg) for data, record in pairs])
 
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
                         health_check=client.ping, prefetch=prefetch), index
