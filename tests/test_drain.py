@@ -373,11 +373,15 @@ def test_progress_and_drain_status_are_reported(tmp_path):
     progress = []
     seen_status = []
 
+    clock = FakeTime()
+    fake = FakePlex(clock, latency=1.0)  # each job takes a second: the status follows each
+
     def plex(snap, record, allow_scan):
         seen_status.append(QueueState(tmp_path).drain_status())
-        return FakePlex()(snap, record, allow_scan)
+        return fake(snap, record, allow_scan)
 
-    summary = run(context(tmp_path, plex), on_progress=lambda done, total: progress.append((done, total)))
+    summary = run(context(tmp_path, plex), clock,
+                  on_progress=lambda done, total: progress.append((done, total)))
     assert progress == [(1, 3), (2, 3), (3, 3)]
     assert [(s["processed"], s["total"], s["current_scene"], s["running"]) for s in seen_status] == [
         (0, 3, 1, True), (1, 3, 2, True), (2, 3, 3, True)]
@@ -385,3 +389,15 @@ def test_progress_and_drain_status_are_reported(tmp_path):
     final = QueueState(tmp_path).drain_status()
     assert not final["running"] and final["processed"] == 3
     assert summary.line().startswith("synced 3, unchanged 0 in ")
+
+
+def test_drain_status_is_not_rewritten_for_every_quick_job(tmp_path):
+    enqueue(tmp_path, *[make_job(i) for i in range(1, 6)])
+    seen = []
+
+    def plex(snap, record, allow_scan):  # no time passes: five jobs within STATUS_EVERY_S
+        seen.append(QueueState(tmp_path).drain_status()["current_scene"])
+        return FakePlex()(snap, record, allow_scan)
+
+    assert run(context(tmp_path, plex)).synced == 5
+    assert seen == [1, 1, 1, 1, 1]  # written once, for the first job

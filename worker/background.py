@@ -33,6 +33,7 @@ from sync_queue.lock import drain_lock_held
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, data_dir_for, parse_config
+from worker import waves
 from worker.drain import DrainContext, DrainSummary
 from worker.sync_worker import SyncWorker
 
@@ -62,7 +63,8 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image) -> tuple[DrainC
         client.prefetch([likely_rating_key(data, record, index, cfg) for data, record in pairs])
 
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
-                        health_check=client.ping, prefetch=prefetch), index
+                        health_check=client.ping, prefetch=prefetch,
+                        wave_width=waves.WIDTH), index
 
 
 def should_report(summary: DrainSummary | None) -> bool:
