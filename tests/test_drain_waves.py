@@ -73,11 +73,25 @@ def test_newest_edit_still_wins_within_a_wave(tmp_path):
 
 
 def test_jobs_in_flight_when_the_breaker_opens_go_back_without_spending_a_retry(tmp_path):
-    enqueue(tmp_path, *[make_job(i) for i in range(1, 5)])
-    plex = Gauge(clock=time.time, fail=lambda scene, n: PlexUnavailable("refused"))
+    enqueue(tmp_path, *[make_job(i) for i in range(1, 7)])
+    # 1 syncs alone, then the wave 2..5: 2 syncs, 3 and 4 fail (the breaker opens), 5 fails
+    # too but was only in flight beside them.
+    plex = Gauge(clock=time.time, fail=lambda scene, n: PlexUnavailable("refused") if scene >= 3
+                 else None)
     ctx = context(tmp_path, plex, wave_width=4, breaker_policy=Policy(failure_threshold=2))
     summary = run(ctx)
+    assert [s for s, *_ in plex.calls][:2] == [1, 2] and len(plex.calls) == 5
     assert summary.breaker_open and summary.breaker_opened == 1
-    assert summary.retrying == 2  # the two failures that opened it
+    assert summary.synced == 2 and summary.retrying == 2  # the two failures that opened it
     counts = QueueStore(tmp_path).counts()
-    assert (counts["ready"], counts["scheduled"], counts["in_flight"]) == (2, 2, 0)
+    assert (counts["ready"], counts["scheduled"], counts["in_flight"]) == (2, 2, 0)  # 5 and 6
+
+
+def test_a_drain_starts_with_one_job_and_narrows_again_after_a_failure(tmp_path):
+    enqueue(tmp_path, *[make_job(i) for i in range(1, 10)])
+    plex = Gauge(clock=time.time, fail=lambda scene, n: PlexUnavailable("503") if scene == 1
+                 else None)  # a wrong token or a down Plex costs one request, not a wave
+    run(context(tmp_path, plex, wave_width=4))
+    order = [s for s, *_ in plex.calls]
+    assert order[:2] == [1, 2]  # 1 failed alone; 2 went alone too; then waves
+    assert plex.most == 4

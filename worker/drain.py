@@ -179,6 +179,7 @@ class _Run:
         self.processed = 0
         self.prefetched_left = 0  # jobs taken before the next batched reload
         self.waves = WaveRunner(ctx.wave_width)
+        self.plex_ok = False  # a job of this drain reached Plex and synced: waves may widen
         self.status_at = float("-inf")
         self.ready_known: int | None = None  # ready jobs at the last count, minus those taken
         self.taken_since_count = 0
@@ -301,7 +302,10 @@ class _Run:
         for a file already in the wave (it stays first in line for the next wave)."""
         wave: list[TakenJob] = []
         files: set = set()
-        width = self.waves.width if self.breaker.allows_jobs else 1  # HALF_OPEN: one probe job
+        # One job at a time until Plex has answered one in this drain (a wrong token or a
+        # down Plex then costs one request, not a wave), and again after any failure; the
+        # breaker's HALF_OPEN probe is one job too.
+        width = self.waves.width if self.plex_ok and self.breaker.allows_jobs else 1
         while len(wave) < width:
             if wave:
                 nxt = self.queue.peek_ready(1)
@@ -383,6 +387,7 @@ class _Run:
             self.breaker.record_success()
         elif outcome.plex_answered is False:
             self.breaker.record_failure()
+        self.plex_ok = outcome.kind in (job_policy.SYNCED, job_policy.UNCHANGED)
         key = job.get("seq", taken.pqid)
         if outcome.kind == job_policy.RETRY:
             self.retrying.add(key)
