@@ -13,7 +13,10 @@ import json
 import logging
 import sqlite3
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -23,7 +26,7 @@ from validation.config import Config
 
 log = logging.getLogger(__name__)
 
-FULL_PAGE = 5000  # items per request for a rebuild: few round trips, bounded memory
+FULL_PAGE = 2500  # items per request for a rebuild: two pages (one parsed, one arriving) ~ 6 MB
 RECENT_PAGE = 200  # items per request for an incremental refresh: usually one page suffices
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -182,13 +185,16 @@ class PathIndex:
         with self._lock, self._db:
             self._db.execute("DELETE FROM items WHERE section_id = ?", (section_id,))
             self._db.execute("DELETE FROM parts WHERE section_id = ?", (section_id,))
-        start = 0
-        while True:
-            page = _read_page(client, section_id, start, FULL_PAGE)
-            self._store(section_id, page.videos, replace=False)
-            start += len(page.videos)
-            if not page.videos or start >= page.total:
-                return
+        page = _read_page(client, section_id, 0, FULL_PAGE)
+        self._store(section_id, page.videos, replace=False)
+        if not page.videos:
+            return
+        # The other pages' offsets are known from the first one's totalSize: Plex serves the
+        # next page while this process parses and stores the current one (one page ahead,
+        # so memory holds at most two pages' bytes).
+        starts = range(len(page.videos), page.total, FULL_PAGE)
+        for body in _fetched_ahead(client, section_id, starts):
+            self._store(section_id, _parse_page(body).videos, replace=False)
 
     def _known_unchanged(self, section_id: str, video: "_Video") -> bool:
         with self._lock:
@@ -239,11 +245,31 @@ class _PageReader:
         return self
 
 
-def _read_page(client, section_id: str, start: int, size: int, sort: str = "") -> _PageReader:
+def _fetch_page(client, section_id: str, start: int, size: int, sort: str = "") -> bytes:
     params = {"type": 1, "X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
     if sort:
         params["sort"] = sort
-    body = client.query_bytes(f"/library/sections/{section_id}/all", params)
+    return client.query_bytes(f"/library/sections/{section_id}/all", params)
+
+
+def _fetched_ahead(client, section_id: str, starts) -> Iterator[bytes]:
+    """The bodies of these full pages in order, each next one requested before the current
+    one is handed out (a single helper thread: one request in flight at a time)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="plexsync-index") as pool:
+        pending: deque = deque()
+        for start in starts:
+            pending.append(pool.submit(_fetch_page, client, section_id, start, FULL_PAGE))
+            if len(pending) > 1:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _read_page(client, section_id: str, start: int, size: int, sort: str = "") -> _PageReader:
+    return _parse_page(_fetch_page(client, section_id, start, size, sort))
+
+
+def _parse_page(body: bytes) -> _PageReader:
     parser = ElementTree.XMLParser(target=_PageReader())
     try:
         parser.feed(body)
