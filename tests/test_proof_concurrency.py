@@ -74,7 +74,7 @@ def test_30_hooks_at_once_land_exactly_once_with_never_two_drainers(secured):
     print(f"\nproof 1: {len(runs)} hooks, wall median {statistics.median(walls) * 1000:.0f} ms, "
           f"max {walls[-1] * 1000:.0f} ms; {len(synced_scenes)} jobs synced by {drainers} "
           f"drainer process(es) one after another; {len(env.plex.requests)} Plex requests, "
-          f"0 overlapping")
+          f"at most {most_in_flight(env.plex, LATENCY)} in flight (wave width {WIDTH})")
 
 
 # -- the two "never two drainers" checks can fail: fed what two drainers would leave --------
