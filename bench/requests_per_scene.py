@@ -9,6 +9,11 @@ own. Each drain must end with every scene synced (or, for the re-sync, every one
 Each request is charged to a scene when it names the scene's item (/library/metadata/<key>...,
 or the PUT's id=<key>); everything else (connect, section list, index pages) is per-drain
 overhead, shown separately. Scenes have covers, so poster and background are 2 images.
+
+3e (issue 13 item 3): a bulk edit of 100 already-synced scenes, queued as the hook queues a
+bulk edit (one commit), drained once with per-job reloads (the drain without batched reads,
+as baseline) and once as shipped (their items reloaded 100 per GET /library/metadata/k1,...).
+Counted: every Plex request of the drain except image uploads, per scene; PUTs per scene.
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ from worker.background import build_plex_context
 from worker.drain import drain
 
 IMAGES_PER_COVER = 2  # poster + background
-_METADATA = re.compile(r"^/library/metadata/(\d+)")
+_METADATA = re.compile(r"^/library/metadata/(\d+)(?:/|$)")  # one item's path, not a batch
+BULK = 100  # issue 13 item 3: a bulk edit of 100 already-synced scenes
 
 
 def _charge(records, keys: set) -> tuple[dict, list]:
@@ -39,17 +45,20 @@ def _charge(records, keys: set) -> tuple[dict, list]:
     return per_item, overhead
 
 
-def _sync(system: System, stash: StashClient, ids: list, keys: set, expect: str) -> dict:
+def _sync(system: System, stash: StashClient, ids: list, keys: set, expect: str,
+          batched: bool = True) -> dict:
     """Queue the scenes as the hook does, drain once; what it cost in Plex requests.
     expect: "synced" or "unchanged", what the drain must report for every scene."""
     cfg = parse_config(queue_scenes(system.stash.url, system.data_dir, ids))
     system.plex.clear_log()
     ctx, index = build_plex_context(cfg, system.data_dir, stash.fetch_image)
+    if not batched:
+        ctx.prefetch = None
     try:
         summary = drain(ctx, idle_exit_after=None)
     finally:
         index.close()
-    if summary.errors or getattr(summary, expect) != len(ids):
+    if summary.errors or (expect and getattr(summary, expect) != len(ids)):
         raise RuntimeError(f"expected {len(ids)} {expect}, got: {summary.line()}")
     records = system.plex.requests
     per_item, overhead = _charge(records, keys)
@@ -59,6 +68,8 @@ def _sync(system: System, stash: StashClient, ids: list, keys: set, expect: str)
             "writes": sum(1 for r in records if r.method in ("PUT", "POST", "DELETE")),
             "overhead": overhead, "methods": dict(methods), "total": len(records),
             "synced": summary.synced, "unchanged": summary.unchanged,
+            "puts": sum(1 for r in records if r.method == "PUT"),
+            "not_uploads": sum(1 for r in records if r.method != "POST"),
             "example": per_item[sorted(keys)[0]]}
 
 
@@ -85,6 +96,14 @@ def run(quick: bool) -> Figure:
         for scene in ids:
             system.stash.set_cover(scene, make_png(f"new cover {scene}"))
         results["cover"] = _sync(system, stash, ids, keys, "synced")
+        bulk_ids = all_ids[:BULK]
+        bulk_keys = {str(system.plex.find_by_file(f)[0]) for f in plex_files(BULK)}
+        _sync(system, stash, bulk_ids, bulk_keys, None)  # all 100 synced before (some were)
+        for label, batched in (("bulk_single", False), ("bulk", True)):
+            system.stash.advance_time(2)
+            for scene in bulk_ids:  # what bulkSceneUpdate(tag_ids ADD) does to each scene
+                system.stash.edit_scene(scene, tags=["Bench", f"Bulk tag {label}"])
+            results[label] = _sync(system, stash, bulk_ids, bulk_keys, "synced", batched)
 
     img = IMAGES_PER_COVER
     plan = (("first", f"3a first sync, cold index ({scenes} scenes, {library}-item library)",
@@ -101,6 +120,16 @@ def run(quick: bool) -> Figure:
                 f"+{len(r['overhead'])} per drain: {_plain(over)}")
         if key == "same":
             fig.add(f"{label}: writes", str(r["writes"]), "0", r["writes"] == 0, "-")
+    single, bulk = results["bulk_single"], results["bulk"]
+    per_scene = bulk["not_uploads"] / BULK
+    fig.add(f"3e bulk edit of {BULK} synced scenes: Plex requests per scene (no image uploads)",
+            f"{per_scene:.2f} ({bulk['total']} requests: {_plain(collections.Counter(m for m, _ in bulk['overhead']))} "
+            f"shared, {_methods(bulk['methods'], BULK)} per scene)", "<= 1.2",
+            per_scene <= 1.2, f"per-job reloads: {single['not_uploads'] / BULK:.2f} "
+                              f"({single['total']} requests)")
+    fig.add(f"3e bulk edit of {BULK} synced scenes: PUTs per changed scene",
+            f"{bulk['puts'] / BULK:g}", "<= 1", bulk["puts"] <= BULK,
+            f"per-job reloads: {single['puts'] / BULK:g}")
     fig.details = {k: {**v, "overhead": v["overhead"][:20]} for k, v in results.items()}
     return fig
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from common import PYTHON, ROOT, child_env, loadavg, machine, render
 
 FIGURES = ("requests_per_scene", "hook_latency", "bulk_edit", "queue_throughput",
-           "index_build", "sync_all", "plays_import")
+           "index_build", "sync_all", "plays_import", "sync_all_scale", "hook_queue_depth",
+           "new_scene")
 HERE = Path(__file__).resolve().parent
 
 

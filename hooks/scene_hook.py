@@ -30,8 +30,9 @@ SYNCED_INPUT_FIELDS = frozenset({
     "movies", "movie_ids", "cover_image", "primary_file_id",
 })
 
-# Plex usually needs a moment to import a file Stash has just scanned.
-NEW_SCENE_DELAY_S = float(os.environ.get("PLEXSYNC_NEW_SCENE_DELAY", "30"))
+# No fixed wait for a new scene: the drainer asks Plex to scan its folder at once and then
+# polls on a short schedule (worker.backoff.AFTER_SCAN). Tests may still set a delay.
+NEW_SCENE_DELAY_S = float(os.environ.get("PLEXSYNC_NEW_SCENE_DELAY", "0"))
 
 # Flags after which the hook must see PlexSync's settings before it decides anything.
 SETTINGS_FLAGS = (inbox.DISABLED_FLAG, inbox.AUTH_FLAG, inbox.SETTINGS_FLAG)

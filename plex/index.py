@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plex.errors import PlexSettingsError
-from plex.index_xml import Video, read_page
+from plex.index_xml import Video, fetched_ahead, parse_body, read_page
 from plex.paths import basename_key, is_under, path_key
 from validation.config import Config, setting_label
 
 log = logging.getLogger(__name__)
 
-FULL_PAGE = 5000  # items per request for a rebuild: few round trips, bounded memory
+FULL_PAGE = 2500  # items per request for a rebuild: two pages (one parsed, one arriving) ~ 6 MB
 # A file renamed on disk stays the same Plex item and keeps its updatedAt, so the incremental
 # refresh never sees it; a miss inside a library folder re-reads that section fully, at most
 # once per this many seconds per section (a 50k section costs a few seconds to re-read).
@@ -264,13 +264,15 @@ class PathIndex:
         with self._lock, self._db:
             self._db.execute("DELETE FROM items WHERE section_id = ?", (section_id,))
             self._db.execute("DELETE FROM parts WHERE section_id = ?", (section_id,))
-        start = 0
-        while True:
-            page = read_page(client, section_id, start, FULL_PAGE)
-            self._store(section_id, page.videos, replace=False)
-            start += len(page.videos)
-            if not page.videos or start >= page.total:
-                return
+        page = read_page(client, section_id, 0, FULL_PAGE)
+        self._store(section_id, page.videos, replace=False)
+        if not page.videos:
+            return
+        # The other pages' offsets are known from the first one's totalSize: Plex serves the
+        # next page while this process parses and stores the current one.
+        starts = range(len(page.videos), page.total, FULL_PAGE)
+        for body in fetched_ahead(client, section_id, starts, FULL_PAGE):
+            self._store(section_id, parse_body(body).videos, replace=False)
 
     def _known_unchanged(self, section_id: str, video: Video) -> bool:
         with self._lock:

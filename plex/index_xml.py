@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
 from xml.etree import ElementTree
 
 from plex.errors import translate
@@ -79,11 +82,14 @@ def _parse_page(body: bytes) -> _PageReader:
     return parser.close()
 
 
-def read_page(client, section_id: str, start: int, size: int, sort: str = "") -> _PageReader:
+def fetch_page(client, section_id: str, start: int, size: int, sort: str = "") -> bytes:
     params = {"type": 1, "X-Plex-Container-Start": start, "X-Plex-Container-Size": size}
     if sort:
         params["sort"] = sort
-    body = client.query_bytes(f"/library/sections/{section_id}/all", params)
+    return client.query_bytes(f"/library/sections/{section_id}/all", params)
+
+
+def parse_body(body: bytes) -> _PageReader:
     try:  # the clean parse first: stripping costs a pass over megabytes, rarely needed
         return _parse_page(body)
     except ElementTree.ParseError:
@@ -92,3 +98,21 @@ def read_page(client, section_id: str, start: int, size: int, sort: str = "") ->
         return _parse_page(strip_forbidden_xml(body))
     except ElementTree.ParseError as exc:  # a body cut short: the connection dropped
         raise translate(exc) from None
+
+
+def read_page(client, section_id: str, start: int, size: int, sort: str = "") -> _PageReader:
+    return parse_body(fetch_page(client, section_id, start, size, sort))
+
+
+def fetched_ahead(client, section_id: str, starts, size: int) -> Iterator[bytes]:
+    """The bodies of these pages in order, each next one requested before the current one is
+    handed out (a single helper thread: one request in flight at a time), so Plex serves the
+    next page while this process parses the current one; memory holds at most two pages."""
+    with ThreadPoolExecutor(1, thread_name_prefix="plexsync-index") as pool:
+        pending: deque = deque()
+        for start in starts:
+            pending.append(pool.submit(fetch_page, client, section_id, start, size))
+            if len(pending) > 1:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from plex.cover_freshness import cover_still_current
 from plex.edits import FieldChange, describe, plan_edits, record_cuts
 from plex.errors import ItemNotFound, scrub
 from plex.index import PathIndex
@@ -144,18 +145,24 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
     """Upload the cover as poster/background only when its bytes changed (sha1)."""
     record = {f"{kind}_sha1": ours.get(f"{kind}_sha1") for kind, _, _ in _IMAGES}
     record["cover_url"] = ours.get("cover_url")
+    record["cover_fetched_at"] = ours.get("cover_fetched_at")
     cover = snapshot.get("cover_url")
-    # Always fetched (from Stash, never Plex) and compared by sha1: the URL's ?t= is Stash's
-    # updated_at in whole seconds, so a cover replaced within the second of the last sync
-    # keeps its URL, and skipping by URL would never upload it.
+    # Fetched (from Stash, never Plex) and compared by sha1 unless the last fetch was in a
+    # later second than the URL's ?t= (plex.cover_freshness): a cover replaced within the
+    # second of the last sync keeps its URL, so the URL alone never decides.
     todo = [(kind, word) for kind, toggle, word in _IMAGES if getattr(cfg, toggle)]
     if not cover or not todo:
+        return (), record
+    # A cover still owed (Stash did not serve it last time) is fetched, whatever its URL says.
+    if not ours.get("cover_owed") and cover_still_current(cover, ours, [kind for kind, _ in todo]):
+        record["cover_url"] = cover
         return (), record
     if dry_run:  # no fetch: a changed URL (or a cover still owed) means it may have changed
         if cover == ours.get("cover_url") and not ours.get("cover_owed") and \
                 all(ours.get(f"{kind}_sha1") for kind, _ in todo):
             return (), record
         return tuple(FieldChange(word, ours.get("cover_url"), cover) for _, word in todo), record
+    fetch_started = time.time()
     try:
         data = fetch_image(cover)
     except Exception as exc:  # noqa: BLE001 - any fetch failure is a warning, never a failed job
@@ -168,6 +175,8 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
         record["cover_owed"] = True
         return (), record
     if not data:  # the scene has no cover: Stash's placeholder is not worth a poster
+        # Not recorded as fetched: Stash may generate the screenshot later without a new
+        # updated_at, so a placeholder is never taken for the current cover.
         return (), record
     sha1 = hashlib.sha1(data).hexdigest()
     changes = []
@@ -177,4 +186,5 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
             changes.append(FieldChange(word, ours.get(f"{kind}_sha1"), sha1))
         record[f"{kind}_sha1"] = sha1
     record["cover_url"] = cover
+    record["cover_fetched_at"] = fetch_started
     return tuple(changes), record

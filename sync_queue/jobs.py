@@ -91,6 +91,21 @@ class JobQueue:
             return self._take_undecodable()
         return TakenJob(raw["pqid"], raw["data"])
 
+    def peek_ready(self, limit: int) -> list[dict]:
+        """The next `limit` ready jobs in take() order, left in place (for a batched reload);
+        rows that do not decode are left to take(), which sets them aside."""
+        jobs = []
+        for (data,) in self._db.execute(
+                f"SELECT data FROM {QUEUE_TABLE} WHERE status < ? ORDER BY _id LIMIT ?",
+                (STATUS_UNACK, limit)):
+            try:
+                job = json.loads(data)
+            except (ValueError, TypeError):
+                continue
+            if isinstance(job, dict):
+                jobs.append(job)
+        return jobs
+
     def _take_undecodable(self) -> TakenJob | None:
         for pqid, data in self._db.execute(
                 f"SELECT _id, data FROM {QUEUE_TABLE} WHERE status = ?", (STATUS_UNACK,)):

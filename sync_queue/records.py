@@ -1,8 +1,10 @@
 """Per-scene sync records: what PlexSync last wrote to Plex for each scene.
 
 The record (contract: scene_id, rating_key, section_id, stash_updated_at, synced_at, written,
-poster_sha1, art_sha1) is what lets plex.edits diff against our own last write (preserve Plex
-edits, never re-upload an unchanged cover) and lets Sync Recent skip unchanged scenes.
+poster_sha1, art_sha1, cover_url, cover_fetched_at) is what lets plex.edits diff against our
+own last write (preserve Plex edits, never re-upload an unchanged cover), lets the drain
+reload a batch of known items at once, skips downloading a cover fetched after the scene's
+last change, and lets Sync Recent skip unchanged scenes.
 Scenes skipped because Plex has no file for them (skip_not_found) are remembered separately.
 
 A cover that could not be fetched from Stash (Stash away, its login session expired) is

@@ -92,9 +92,10 @@ def mismatches(env, scenes: dict[int, str]) -> dict:
 # -- how often each job ran -------------------------------------------------------------------
 
 def item_requests(plex, rating_key) -> dict:
-    """Requests about one item: the full GET each job starts with, and the edit PUTs."""
-    gets = [r for r in plex.records("GET", f"/library/metadata/{rating_key}")
-            if r.path == f"/library/metadata/{rating_key}"]
+    """Requests about one item: the full reload each job starts with (alone, or as one key of
+    a batched GET /library/metadata/k1,k2,...), and the edit PUTs."""
+    gets = [r for r in plex.records("GET", "/library/metadata/")
+            if str(rating_key) in r.path[len("/library/metadata/"):].split(",")]
     puts = [r for r in plex.records("PUT", "/library/sections/")
             if str(r.query.get("id")) == str(rating_key)]
     return {"get": len(gets), "put": len(puts)}
@@ -117,9 +118,23 @@ def interleaved_drainers(log_text: str) -> list[int]:
     return sorted({pid for pid in blocks if blocks.count(pid) > 1})
 
 
+def most_in_flight(plex, latency: float) -> int:
+    """The most Plex requests in flight at the same time (spans as in overlapping_requests).
+    A drainer keeps at most worker.waves.WIDTH in flight (hooks never talk to Plex), so more
+    than that means two drainers."""
+    edges = sorted([(r.time, 1) for r in plex.requests if r.status is not None]
+                   + [(r.time + latency, -1) for r in plex.requests if r.status is not None],
+                   key=lambda e: (e[0], e[1]))
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
 def overlapping_requests(plex, latency: float) -> list[tuple]:
-    """Pairs of Plex requests in flight at the same time. A drainer is one thread making one
-    request at a time (hooks never talk to Plex), so any overlap means two drainers.
+    """Pairs of Plex requests in flight at the same time. A drainer making one request at a
+    time (a wave of width 1) never overlaps itself, so any overlap means two drainers.
 
     A request is in flight at least from its arrival (`time`, once its body is read) until the
     emulator's injected `latency` has passed: it cannot be answered earlier, so a single

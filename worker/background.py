@@ -28,6 +28,7 @@ from hooks.inbox_ingest import ingest_inbox
 from hooks.stash_api import StashClient, StashError, StashTooOld
 from hooks.stash_version import remember_version
 from hooks.stash_log import install_file_logging, register_secret
+from plex.batch_reads import BatchedReads, likely_rating_key
 from plex.client import PlexClient
 from plex.errors import PlexSyncError
 from plex.index import PathIndex
@@ -38,6 +39,7 @@ from sync_queue.notes import leave_note
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, data_dir_for, parse_config
+from worker import waves
 from worker.covers import CoverFetcher
 from worker.drain import DrainContext, DrainSummary
 from worker.plays_import import ImportReport, import_if_due
@@ -57,7 +59,7 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
     """A DrainContext syncing through the real Plex client; close the index when done.
     With `stash`, the drain also turns the hooks' inbox into jobs (hooks/inbox_ingest.py) and
     asks Stash whether a scene Plex lacks still exists."""
-    client = PlexClient(cfg, data_dir)
+    client = BatchedReads(PlexClient(cfg, data_dir))
     index = PathIndex(data_dir)
     if index.moved_aside:
         leave_note(data_dir, f"PlexSync's path index (index.db, a cache of Plex's file paths) "
@@ -77,9 +79,17 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
         return sync_scene(client, index, cfg, snapshot, record, fetch_image,
                           allow_scan=allow_scan)
 
+    def prefetch(pairs: list[tuple[dict, dict | None]]) -> None:
+        try:  # the first job would build the index anyway; built now, its batch is read too
+            index.ensure(client, cfg)
+        except PlexSyncError:
+            pass  # the jobs meet the same error where the worker's policy classifies it
+        client.prefetch([likely_rating_key(data, record, index, cfg) for data, record in pairs])
+
     return DrainContext(data_dir=Path(data_dir), cfg=cfg, sync_job=sync_job,
                         health_check=client.ping, ingest=ingest, pending_edits=pending,
-                        scene_exists=scene_exists), index
+                        scene_exists=scene_exists, prefetch=prefetch,
+                        wave_width=waves.WIDTH), index
 
 
 def should_report(summary: DrainSummary | None) -> bool:

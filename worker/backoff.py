@@ -49,3 +49,30 @@ NOT_FOUND = Schedule("not_found", base=30.0, cap=600.0, max_retries=12)
 def standard_for(max_retries: int) -> Schedule:
     """STANDARD with the user's max_retries setting."""
     return replace(STANDARD, max_retries=max_retries)
+
+
+# After PlexSync asked Plex to scan a folder, Plex usually imports the new file within
+# seconds: look again soon. Equal jitter (half the ceiling plus up to half) spreads a scan of
+# many new scenes without ever looking again at once. Once this short window (~20-32 s) has
+# passed, Plex truly lacks the file and the NOT_FOUND schedule takes over.
+SCAN_POLL_CEILINGS = (1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 3.0, 5.0, 5.0, 8.0)
+
+
+@dataclass(frozen=True)
+class ShortThenLong:
+    """Short polls first (`short` ceilings, equal jitter), then the `then` schedule."""
+    name: str
+    short: tuple[float, ...]
+    then: Schedule
+
+    def delay(self, attempt: int, rng: Uniform = random.uniform) -> float:
+        if attempt < len(self.short):
+            top = self.short[attempt]
+            return top / 2 + rng(0.0, top / 2)
+        return self.then.delay(attempt - len(self.short), rng)
+
+    def exhausted(self, failures: int) -> bool:
+        return failures > len(self.short) + self.then.max_retries
+
+
+AFTER_SCAN = ShortThenLong("after_scan", SCAN_POLL_CEILINGS, NOT_FOUND)

@@ -29,9 +29,11 @@ from sync_queue.records import SyncRecords
 from sync_queue.repair import ensure_intact
 from sync_queue.store import connect
 from sync_queue.state import QueueState
+from sync_queue.store import scene_key
 from validation.config import Config
 from worker import job as job_policy
 from worker.backoff import Uniform
+from worker.waves import WaveRunner, primary_file
 from worker.breaker import CircuitBreaker, Policy, State, opened, state_from_dict, state_to_dict
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ LOCK_RETRY_S = 0.2     # ride out a hook's instant lock probe (drain_lock_held)
 POLL_INTERVAL_S = 0.5  # how often an idle drainer checks for new commits
 CLEAR_ACKED_EVERY = 200
 INGEST_RETRY_S = 5.0   # Stash did not answer an ingest: try the inbox again after this long
+PREFETCH_BATCH = 100   # jobs whose Plex items are reloaded together (one GET)
+STATUS_EVERY_S = 0.5   # the drain status row (Queue Status) is rewritten at most this often
 
 
 @dataclass
@@ -58,6 +62,11 @@ class DrainContext:
     # Stash; may raise), `pending_edits()` says whether any wait. None: no inbox to read.
     ingest: Callable[[], int] | None = None
     pending_edits: Callable[[], bool] | None = None
+    # Batched reloads (plex.batch_reads): called with the next jobs' (data, record) pairs
+    # before they are taken one by one; None = every job reloads its own item.
+    prefetch: Callable[[list[tuple[dict, dict | None]]], object] | None = None
+    batch_size: int = PREFETCH_BATCH
+    wave_width: int = 1  # jobs whose Plex requests may be in flight together (worker.waves)
 
 
 @dataclass
@@ -192,6 +201,12 @@ class _Run:
         self.next_ingest_at = 0.0
         self.plex_ok_at: float | None = None  # last Plex success (job or probe) in this drain
         self.processed = 0
+        self.prefetched_left = 0  # jobs taken before the next batched reload
+        self.waves = WaveRunner(ctx.wave_width)
+        self.plex_ok = False  # a job of this drain reached Plex and synced: waves may widen
+        self.status_at = float("-inf")
+        self.ready_known: int | None = None  # ready jobs at the last count, minus those taken
+        self.taken_since_count = 0
         self.retrying: set = set()
         self.started_at = clock()
         if self.stores.dead.purge(ctx.cfg.dlq_retention_days):
@@ -225,10 +240,11 @@ class _Run:
             now = self.clock()
             self._ingest(now)
             self.queue.promote_due(now)
-            taken = self.queue.take()
-            if taken is not None:
+            self._prefetch_batch()
+            wave = self._take_wave()
+            if wave:
                 idle_since = None
-                self._process(taken, now)
+                self._process_wave(wave, now)
                 continue
             if idle_exit_after is None:
                 return True
@@ -242,6 +258,27 @@ class _Run:
                 return True
             self._sleep(idle_exit_after - (now - idle_since))
         return False
+
+    def _ready_left(self) -> int:
+        """Ready jobs behind the current one, for progress. Counted once per batch and
+        estimated in between: a COUNT walks every ready row, so one per job made a drain of
+        50,000 jobs quadratic. New commits show up at the next count."""
+        if self.ready_known is None or self.taken_since_count >= self.ctx.batch_size:
+            self.ready_known, self.taken_since_count = self.queue.ready_count(), 0
+        return max(0, self.ready_known - self.taken_since_count)
+
+    def _prefetch_batch(self) -> None:
+        """Once per batch: hand the next jobs and their records to ctx.prefetch, which reloads
+        their Plex items in one request (the jobs are still taken and settled one by one)."""
+        if self.ctx.prefetch is None or self.prefetched_left > 0:
+            return
+        jobs = [j for j in self.queue.peek_ready(self.ctx.batch_size)
+                if isinstance(j.get("data"), dict)]
+        if not jobs:
+            return
+        self.prefetched_left = len(jobs)
+        records = self.stores.records.get_many([j.get("scene_id") for j in jobs])
+        self.ctx.prefetch([(j["data"], records.get(scene_key(j.get("scene_id")))) for j in jobs])
 
     def _sleep(self, seconds: float) -> None:
         """Sleep up to `seconds`, waking early when another process commits to queue.db."""
@@ -311,7 +348,47 @@ class _Run:
         elif new.name == "closed" and old.name != "closed":
             log.info("Plex is reachable again: sync resumes (circuit breaker closed)")
 
-    def _process(self, taken: TakenJob, now: float) -> None:
+    def _take_wave(self) -> list[TakenJob]:
+        """The next ready job, and with a wider wave up to width-1 more: never a second job
+        for a file already in the wave (it stays first in line for the next wave)."""
+        wave: list[TakenJob] = []
+        files: set = set()
+        # One job at a time until Plex has answered one in this drain (a wrong token or a
+        # down Plex then costs one request, not a wave), and again after any failure; the
+        # breaker's HALF_OPEN probe is one job too.
+        width = self.waves.width if self.plex_ok and self.breaker.allows_jobs else 1
+        while len(wave) < width:
+            if wave:
+                nxt = self.queue.peek_ready(1)
+                if not nxt or primary_file(nxt[0]) in files:
+                    break
+            taken = self.queue.take()
+            if taken is None:
+                break
+            self.prefetched_left -= 1
+            self.taken_since_count += 1
+            wave.append(taken)
+            files.add(primary_file(taken.job))
+        return wave
+
+    def _process_wave(self, wave: list[TakenJob], now: float) -> None:
+        """Settle what needs no Plex at once; run the rest's Plex side together (worker.waves)
+        and apply their outcomes in queue order."""
+        runnable = []
+        for taken in wave:
+            job = self._admit(taken, now)
+            if job is not None:
+                runnable.append((taken, job, self.stores.records.get(job.get("scene_id"))))
+        if runnable:
+            self._status(runnable[0][1].get("scene_id"))
+        outcomes = self.waves.run(runnable, lambda item: self._outcome(item[1], item[2], now))
+        for (taken, job, _), outcome in zip(runnable, outcomes):
+            if self._apply(taken, job, outcome, now):
+                self._done()
+
+    def _admit(self, taken: TakenJob, now: float) -> dict | None:
+        """The job if it needs Plex; otherwise it is settled here (corrupt, superseded) or
+        moved back to its schedule (delayed) and None is returned."""
         job = taken.job
         if not isinstance(job, dict) or not isinstance(job.get("data"), dict):
             self._settle(job_policy.corrupt(job), taken, now)
@@ -321,29 +398,49 @@ class _Run:
             log.debug(f"scene {job.get('scene_id')}: an older queued edit skipped (newer one queued)")
         elif float(job.get("not_before") or 0) > now:
             self.queue.reschedule(taken, job)  # a delayed job that reached the ready queue
-            return
+            return None
         else:
-            self._run(taken, job, now)
+            return job
+        self._done()
+        return None
+
+    def _done(self) -> None:
         self.processed += 1
         if self.processed % CLEAR_ACKED_EVERY == 0:
             self.queue.clear_acked()
         if self.on_progress is not None:
-            self.on_progress(self.processed, self.processed + self.queue.ready_count())
+            self.on_progress(self.processed, self.processed + self._ready_left())
 
-    def _run(self, taken: TakenJob, job: dict, now: float) -> None:
-        scene = job.get("scene_id")
+    def _status(self, scene) -> None:
+        """Queue Status shows the drain's progress; written at most every STATUS_EVERY_S (a
+        commit per job cost more than the rest of an unchanged job's bookkeeping)."""
+        now = self.clock()
+        if now - self.status_at < STATUS_EVERY_S:
+            return
+        self.status_at = now
         self.state.update_drain_status(running=True, processed=self.processed,
-                                       total=self.processed + 1 + self.queue.ready_count(),
+                                       total=self.processed + 1 + self._ready_left(),
                                        current_scene=scene, started_at=self.started_at)
-        outcome = job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
-                                     record=self.stores.records.get(scene), now=now,
-                                     rng=self.ctx.rng, scene_exists=self.ctx.scene_exists,
-                                     plex_ok_at=self.plex_ok_at)
+
+    def _outcome(self, job: dict, record: dict | None, now: float) -> job_policy.Outcome:
+        """The Plex side of one job (runs on the wave's pool: no database here)."""
+        return job_policy.run_job(job, cfg=self.ctx.cfg, sync_job=self.ctx.sync_job,
+                                  record=record, now=now, rng=self.ctx.rng,
+                                  scene_exists=self.ctx.scene_exists, plex_ok_at=self.plex_ok_at)
+
+    def _apply(self, taken: TakenJob, job: dict, outcome: job_policy.Outcome, now: float) -> bool:
+        """Feed the breaker and settle; False when the job went back in line instead."""
+        if self.halted or (outcome.plex_answered is False and self.breaker.state.name == "open"):
+            # In flight beside the job that stopped the drain (token) or opened the breaker:
+            # back in line untouched, no retry spent.
+            self.queue.put_back(taken)
+            return False
         if outcome.plex_answered is True:
             self.plex_ok_at = self.clock()
             self.breaker.record_success()
         elif outcome.plex_answered is False:
             self.breaker.record_failure()
+        self.plex_ok = outcome.kind in (job_policy.SYNCED, job_policy.UNCHANGED)
         key = job.get("seq", taken.pqid)
         if outcome.kind == job_policy.RETRY:
             self.retrying.add(key)
@@ -351,6 +448,7 @@ class _Run:
             self.retrying.discard(key)
         self.summary.retrying = len(self.retrying)
         self._settle(outcome, taken, now)
+        return True
 
     def _settle(self, outcome: job_policy.Outcome, taken: TakenJob, now: float) -> None:
         job_policy.settle(outcome, taken, self.stores, self.ctx.cfg, now)
@@ -358,6 +456,7 @@ class _Run:
         self.halted = outcome.kind in job_policy.STOPS
 
     def finish(self, started: float) -> None:
+        self.waves.close()
         self.queue.clear_acked()
         self.summary.waiting = self.queue.scheduled_count()
         self.summary.next_due = self.queue.next_due()

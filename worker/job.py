@@ -15,8 +15,10 @@ Policy (the error class alone decides, plex.errors translated it at the boundary
 - PlexBadRequest, AmbiguousMatch, an invalid snapshot: dead-letter at once, with the reason.
 - ItemNotFound: first ask Stash whether the scene still exists: a deleted scene (its file is
   gone too) is dropped with one info line instead of ~45 minutes of retries. Else record and
-  skip (skip_not_found), else the NOT_FOUND schedule, then DLQ; only the first attempt may
-  ask Plex to scan the folder (one scan per job, not one per retry).
+  skip (skip_not_found), else retry, then DLQ; only the first attempt may ask Plex to scan the
+  folder (one scan per job, not one per retry). After a scan the job polls on the short
+  AFTER_SCAN schedule (Plex imports a new file in seconds), then on the long NOT_FOUND one; a
+  file no scan was asked for waits on NOT_FOUND from the start.
 - Anything else: STANDARD retries, then dead-letter naming the error class.
 """
 from __future__ import annotations
@@ -37,7 +39,7 @@ from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
 from validation.config import Config, setting_label
 from validation.models import SyncMetadata
-from worker.backoff import NOT_FOUND, Schedule, Uniform, standard_for
+from worker.backoff import AFTER_SCAN, NOT_FOUND, Schedule, Uniform, standard_for
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,14 @@ def run_job(job: dict, *, cfg: Config, sync_job: SyncJob, record: dict | None, n
         if cfg.skip_not_found:
             return Outcome(SKIPPED, job, reason=f"not in Plex, skipped ({setting_label('skip_not_found')}): {exc}",
                            error_class=type(exc).__name__, plex_answered=True)
-        return _retry_or_dead(job, now, rng, NOT_FOUND, exc, dlq.NOT_FOUND, plex_answered=True)
+        # Plex was asked to scan the file's folder (now or on an earlier attempt): poll on
+        # the short schedule first; a file outside every scan waits on the long one.
+        scanned = exc.scan_requested or bool(job.get("scan_requested_at"))
+        outcome = _retry_or_dead(job, now, rng, AFTER_SCAN if scanned else NOT_FOUND, exc,
+                                 dlq.NOT_FOUND, plex_answered=True)
+        if exc.scan_requested and outcome.kind == RETRY:
+            outcome.job["scan_requested_at"] = now
+        return outcome
     except Exception as exc:  # noqa: BLE001 - the policy's catch-all: retry, then dead-letter
         return _retry_or_dead(job, now, rng, standard_for(cfg.max_retries), exc,
                               dlq.UNEXPECTED_ERROR)

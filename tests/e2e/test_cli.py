@@ -20,6 +20,7 @@ from sync_queue.store import QueueStore
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE
 from tests.e2e.test_tasks import BOTH_PARTS, drainer_busy
+from tests.proof_checks import twin_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(ROOT / "process_queue.py")
@@ -118,7 +119,12 @@ def test_plex_overrides_and_stash_api_key(stash_factory, plex, synced, tmp_path)
 def test_ctrl_c_stops_after_the_current_job_and_loses_nothing(synced):
     slugs = ["part1", "part2", "multi", "rich", "untitled"]
     queue_edits(synced, slugs, details="Interrupted")
-    synced.plex.latency(0.3)  # ~1.5 s per job: Ctrl-C lands in the middle of the drain
+    twins = twin_scenes(synced, 6, "ctrl-c")  # more jobs than the first job + one wave of 4
+    with drainer_busy(synced):
+        for scene in twins:
+            synced.edit(scene, details="Interrupted")
+    jobs = len(slugs) + len(twins)
+    synced.plex.latency(0.3)  # ~1 s per job: Ctrl-C lands in the middle of the drain
     child = subprocess.Popen([sys.executable, CLI], env=cli_env(synced), cwd="/",
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr: list[str] = []
@@ -135,16 +141,16 @@ def test_ctrl_c_stops_after_the_current_job_and_loses_nothing(synced):
     synced_now = SyncRecords(synced.data_dir).count()
     with QueueStore(synced.data_dir) as store:
         left = store.counts()
-    assert 1 <= synced_now < len(slugs)
-    assert left["in_flight"] == 0 and left["ready"] == len(slugs) - synced_now
+    assert 1 <= synced_now < jobs  # stopped after the jobs in flight (worker.waves)
+    assert left["in_flight"] == 0 and left["ready"] == jobs - synced_now
     assert not drain_lock_held(synced.data_dir)  # and no drainer was started behind our back
 
     synced.plex.latency(0)
     rest = run_cli(synced)
     assert rest.returncode == 0, rest.stderr
-    assert rest.stdout.startswith(f"Process Queue: synced {len(slugs) - synced_now},")
+    assert rest.stdout.startswith(f"Process Queue: synced {jobs - synced_now},")
     assert synced.plex_item(PART_II_FILE)["summary"] == "Interrupted"
-    assert SyncRecords(synced.data_dir).count() == len(slugs)
+    assert SyncRecords(synced.data_dir).count() == jobs
 
 
 def test_progress_bar_with_rate_and_eta_on_a_terminal(synced):

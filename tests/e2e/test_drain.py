@@ -264,22 +264,32 @@ def test_permanent_errors_are_dead_lettered_at_once_with_a_readable_reason(tmp_p
     assert len(summary.errors) == 3
 
 
-def test_not_found_retries_on_the_long_schedule_scans_once_then_dead_letters(tmp_path):
+def test_not_found_after_a_scan_polls_soon_then_on_the_long_schedule_then_dead_letters(tmp_path):
     enqueue(tmp_path, make_job(7))
     clock = FakeTime()
     plex = FakePlex(clock, fail=lambda scene, n: ItemNotFound("no item", scan_requested=n == 1))
     ctx = context(tmp_path, plex)
     ctx.poll_interval = 60.0
     summary = run(ctx, clock, idle_exit_after=2.0)
-    assert len(plex.calls) == 13  # first try + 12 retries
-    assert [c[2] for c in plex.calls] == [True] + [False] * 12  # allow_scan on the first only
+    assert len(plex.calls) == 23  # first try + 10 short polls + 12 long retries
+    assert [c[2] for c in plex.calls] == [True] + [False] * 22  # allow_scan on the first only
     gaps = [b[3] - a[3] for a, b in zip(plex.calls, plex.calls[1:])]
-    assert [round(g) for g in gaps] == [30, 60, 120, 240, 480] + [600] * 7
+    assert [round(g) for g in gaps] == [1, 1, 2, 2, 2, 3, 3, 5, 5, 8,  # Plex is importing
+                                        30, 60, 120, 240, 480] + [600] * 7  # Plex lacks it
     (entry,) = DeadLetters(tmp_path).list()
-    assert entry.reason_code == dlq.NOT_FOUND and entry.attempts == 13
+    assert entry.reason_code == dlq.NOT_FOUND and entry.attempts == 23
     assert "/media/7.mp4" in entry.reason and "Path map" in entry.reason
     assert entry.first_failure == pytest.approx(plex.calls[0][3])
     assert summary.dead_lettered == 1
+
+
+def test_not_found_without_a_scan_waits_on_the_long_schedule_from_the_start(tmp_path):
+    enqueue(tmp_path, make_job(6))  # e.g. outside every library folder: nothing to scan
+    clock = FakeTime()
+    plex = FakePlex(clock, fail=lambda scene, n: ItemNotFound("no item") if n < 4 else None)
+    run(context(tmp_path, plex), clock, idle_exit_after=2.0)
+    gaps = [b[3] - a[3] for a, b in zip(plex.calls, plex.calls[1:])]
+    assert [round(g) for g in gaps] == [30, 60, 120]
 
 
 def test_not_found_with_skip_not_found_is_recorded_and_skipped(tmp_path):
@@ -363,11 +373,15 @@ def test_progress_and_drain_status_are_reported(tmp_path):
     progress = []
     seen_status = []
 
+    clock = FakeTime()
+    fake = FakePlex(clock, latency=1.0)  # each job takes a second: the status follows each
+
     def plex(snap, record, allow_scan):
         seen_status.append(QueueState(tmp_path).drain_status())
-        return FakePlex()(snap, record, allow_scan)
+        return fake(snap, record, allow_scan)
 
-    summary = run(context(tmp_path, plex), on_progress=lambda done, total: progress.append((done, total)))
+    summary = run(context(tmp_path, plex), clock,
+                  on_progress=lambda done, total: progress.append((done, total)))
     assert progress == [(1, 3), (2, 3), (3, 3)]
     assert [(s["processed"], s["total"], s["current_scene"], s["running"]) for s in seen_status] == [
         (0, 3, 1, True), (1, 3, 2, True), (2, 3, 3, True)]
@@ -375,3 +389,15 @@ def test_progress_and_drain_status_are_reported(tmp_path):
     final = QueueState(tmp_path).drain_status()
     assert not final["running"] and final["processed"] == 3
     assert summary.line().startswith("synced 3, unchanged 0 in ")
+
+
+def test_drain_status_is_not_rewritten_for_every_quick_job(tmp_path):
+    enqueue(tmp_path, *[make_job(i) for i in range(1, 6)])
+    seen = []
+
+    def plex(snap, record, allow_scan):  # no time passes: five jobs within STATUS_EVERY_S
+        seen.append(QueueState(tmp_path).drain_status()["current_scene"])
+        return FakePlex()(snap, record, allow_scan)
+
+    assert run(context(tmp_path, plex)).synced == 5
+    assert seen == [1, 1, 1, 1, 1]  # written once, for the first job

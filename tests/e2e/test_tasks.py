@@ -123,21 +123,57 @@ def test_process_queue_leaves_a_drainer_for_jobs_scheduled_later(synced):
 
 # -- sync_all / sync_recent --------------------------------------------------------------
 
-def test_sync_all_queues_only_what_changed_since_the_last_sync(synced):
+def test_sync_all_checks_every_scene_and_writes_only_what_differs(synced):
     first = task(synced, "sync_all")
     assert first.output.startswith("Sync All: synced 5, unchanged 0, retrying 0, failed 0")
-    assert "5 in Stash: 5 queued (changed since their last sync), 0 already in sync" in first.output
+    assert ("5 in Stash: 5 queued (5 changed since their last sync, 0 unchanged in Stash, "
+            "checked against Plex)") in first.output
     assert_progress(first)
     assert any(0 < p <= 0.3 for p in first.progress)  # the paging phase reports too
 
+    synced.plex.clear_log()
     again = task(synced, "sync_all")
-    assert "5 in Stash: 0 queued (changed since their last sync), 5 already in sync" in again.output
-    assert again.output.startswith("Sync All: synced 0, unchanged 0")
+    assert ("5 in Stash: 5 queued (0 changed since their last sync, 5 unchanged in Stash, "
+            "checked against Plex)") in again.output
+    assert again.output.startswith("Sync All: synced 0, unchanged 5")
+    assert synced.plex.count("PUT") == synced.plex.count("POST") == 0
 
     synced.stash.edit_scene(synced.library.scenes["part2"], title="Edited Without A Hook")
     third = task(synced, "sync_all")
-    assert "5 in Stash: 1 queued" in third.output and "4 already in sync" in third.output
+    assert "5 in Stash: 5 queued (1 changed" in third.output
+    assert third.output.startswith("Sync All: synced 1, unchanged 4")
     assert plex_title(synced, PART_II_FILE) == "Edited Without A Hook"
+
+
+def test_sync_all_repairs_what_drifted_in_plex(synced):
+    """Issue 13 item 4: a restored Plex database / metadata refresh undid PlexSync's writes.
+    Sync All finds it although every sync record still matches Stash: k PUTs for k drifted
+    items, batched reads, no image upload and no cover download when covers are unchanged."""
+    stash, plex = synced.stash, synced.plex
+    for scene_id in stash.state.scenes:  # changed long ago: a later fetch is current
+        stash.edit_scene(scene_id, touch=False, updated_at=stash.timestamp(1_700_000_000 + scene_id))
+    task(synced, "sync_all")
+    part1 = plex.find_by_file(PART_I_FILE)[0]
+    rich = plex.find_by_file(RICH_FILE)[0]
+    wanted = plex.item(part1)["title"], sorted(plex.item(rich)["genres"])
+    plex.set_item(part1, title="Restored From An Old Backup", lock=False)
+    plex.set_item(rich, genres=["Refreshed By An Agent"], lock=False)
+    plex.clear_log()
+    stash.clear_logs()
+
+    result = task(synced, "sync_all")
+
+    assert result.output.startswith("Sync All: synced 2, unchanged 3"), result.output
+    assert (plex.item(part1)["title"], sorted(plex.item(rich)["genres"])) == wanted
+    assert plex.count("PUT") == 2 and plex.count("POST") == 0
+    n = len(stash.state.scenes)
+    assert plex.count() - plex.count("PUT") <= n / 25 + 10, [r.path for r in plex.requests]
+    # Covers fetched after each scene's last change are current: not downloaded again. A
+    # scene without a cover is asked again (Stash may generate its screenshot later).
+    coverless = {f"/scene/{sid}/screenshot" for sid, scene in stash.state.scenes.items()
+                 if not scene["cover"]}
+    assert [r.path for r in stash.http_log if r.path.endswith("/screenshot")
+            and r.path not in coverless] == []
 
 
 def test_sync_all_leaves_unchanged_dead_letters_alone(synced):

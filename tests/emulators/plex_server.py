@@ -100,6 +100,9 @@ class PlexEmulator:
         self._lifecycle = threading.Lock()
         self._conns: set = set()
         self._conns_lock = threading.Lock()
+        self._gauge = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0  # most requests answered at the same time since start
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> "PlexEmulator":
@@ -269,6 +272,16 @@ class PlexEmulator:
 
     # ---- one request -------------------------------------------------------------------
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        with self._gauge:  # requests being answered at once: a real PMS times out on bursts
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._serve_one(h)
+        finally:
+            with self._gauge:
+                self.in_flight -= 1
+
+    def _serve_one(self, h: BaseHTTPRequestHandler) -> None:
         halt, started = self._halt, time.monotonic()
         try:
             body = _read_body(h)

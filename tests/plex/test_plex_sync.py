@@ -2,6 +2,7 @@
 and the number of requests each scenario costs, counted from the emulator's request log."""
 import dataclasses
 import hashlib
+import time
 
 import pytest
 
@@ -14,6 +15,10 @@ from tests.emulators.plex_library import (MULTI_FILES, PART_I_FILE, PART_II_FILE
 from validation.config import parse_config
 
 COVER_1, COVER_2 = b"\x89PNG cover one", b"\x89PNG cover two"
+# Stash's ?t= is the scene's updated_at; these lie in the future, so every fetch counts as "in
+# the same second or before" and is repeated (the skip rule has tests of its own below).
+_LATER = int(time.time()) + 86400
+URL1, URL2, URL3 = (f"http://stash/scene/42/screenshot?t={_LATER + n}" for n in (1, 2, 3))
 # What the small library's "Saga Part I" already holds, as Stash would describe it.
 PART1 = dict(details="The first part.", studio="Saga Films", date="2020-05-01",
              tags=["Adventure"], performers=[{"name": "Ann Able", "image_url": None}])
@@ -35,9 +40,9 @@ class Rig:
         self.cfg = parse_config({"plex_url": plex.url, "plex_token": plex.token, **settings})
         self.client = PlexClient(self.cfg, data_dir)
         self.index = PathIndex(data_dir)
-        self.images = {"http://stash/scene/42/screenshot?t=1": COVER_1,
-                       "http://stash/scene/42/screenshot?t=2": COVER_1,
-                       "http://stash/scene/42/screenshot?t=3": COVER_2}
+        self.images = {URL1: COVER_1,
+                       URL2: COVER_1,
+                       URL3: COVER_2}
         self.fetched = []
         self.record = None
 
@@ -198,23 +203,23 @@ def test_studio_change_moves_collections_and_keeps_foreign_ones(rig, plex, plex_
 
 def test_cover_is_uploaded_only_when_its_bytes_change(rig, plex, plex_library):
     rk = plex_library.keys["part1"]
-    first = rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=1"))
+    first = rig.sync(scene(PART_I_FILE, cover_url=URL1))
     assert first.summary.endswith("poster, background") and plex.count("POST") == 2
     assert plex.item(rk)["posterSha1"] == hashlib.sha1(COVER_1).hexdigest()
     assert plex.item(rk)["artSha1"] == hashlib.sha1(COVER_1).hexdigest()
     rig.warm()
-    assert rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=1")).summary == ""
-    assert rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=2")).summary == ""
+    assert rig.sync(scene(PART_I_FILE, cover_url=URL1)).summary == ""
+    assert rig.sync(scene(PART_I_FILE, cover_url=URL2)).summary == ""
     assert len(rig.fetched) == 3 and plex.count("POST") == 0  # fetched from Stash, same bytes
     assert rig.requests() == [("GET", f"/library/metadata/{rk}")] * 2
     # Replaced within the same second: same URL, new bytes -> uploaded all the same.
-    rig.images["http://stash/scene/42/screenshot?t=2"] = COVER_2
-    assert rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=2")).summary \
+    rig.images[URL2] = COVER_2
+    assert rig.sync(scene(PART_I_FILE, cover_url=URL2)).summary \
         == "poster, background"
-    rig.images["http://stash/scene/42/screenshot?t=3"] = COVER_1
+    rig.images[URL3] = COVER_1
     plex.clear_log()
     rig.configure(sync_background=False)
-    result = rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=3"))
+    result = rig.sync(scene(PART_I_FILE, cover_url=URL3))
     assert result.summary == "poster" and plex.count("POST") == 1
     assert plex.item(rk)["posterSha1"] == hashlib.sha1(COVER_1).hexdigest()
 
@@ -269,7 +274,7 @@ def test_field_toggles_leave_plex_fields_alone(plex, plex_library, tmp_path):
     rig = Rig(plex, tmp_path, sync_title=False, sync_tags=False, sync_poster=False)
     rk = plex_library.keys["part1"]
     result = rig.sync(scene(PART_I_FILE, **dict(PART1, tags=["X"], details="New summary"),
-                            cover_url="http://stash/scene/42/screenshot?t=1"))
+                            cover_url=URL1))
     assert result.summary == "summary, collections +1, background"
     item = plex.item(rk)
     assert (item["title"], item["genres"], item["posterSha1"]) == ("Saga Part I", ["Adventure"], None)
@@ -278,7 +283,7 @@ def test_field_toggles_leave_plex_fields_alone(plex, plex_library, tmp_path):
 def test_request_budget_per_scenario(rig, plex, plex_library):
     rk = plex_library.keys["part1"]
     rig.warm()  # index warm, no record yet: match costs nothing, the reload 1 GET
-    rig.sync(scene(PART_I_FILE, cover_url="http://stash/scene/42/screenshot?t=1"))
+    rig.sync(scene(PART_I_FILE, cover_url=URL1))
     put_path = f"/library/sections/{plex_library.sections['movies']}/all"
     assert rig.requests() == [("GET", f"/library/metadata/{rk}"), ("PUT", put_path),
                               ("POST", f"/library/metadata/{rk}/posters"),
@@ -287,11 +292,11 @@ def test_request_budget_per_scenario(rig, plex, plex_library):
     assert (put.query["type"], put.query["id"]) == ("1", str(rk))
     plex.clear_log()  # changed scene, steady state: 1 GET + 1 PUT
     rig.sync(scene(PART_I_FILE, title="Changed", tags=["A", "B"],
-                   cover_url="http://stash/scene/42/screenshot?t=1"))
+                   cover_url=URL1))
     assert rig.requests() == [("GET", f"/library/metadata/{rk}"), ("PUT", put_path)]
     plex.clear_log()  # unchanged re-sync: no write at all
     assert rig.sync(scene(PART_I_FILE, title="Changed", tags=["A", "B"],
-                          cover_url="http://stash/scene/42/screenshot?t=1")).summary == ""
+                          cover_url=URL1)).summary == ""
     assert rig.requests() == [("GET", f"/library/metadata/{rk}")]
 
 
@@ -299,7 +304,7 @@ def test_dry_run_writes_nothing(rig, plex, plex_library):
     rk = plex_library.keys["part1"]
     before = plex.item(rk)
     result = rig.sync(scene(PART_I_FILE, **dict(PART1, tags=["New"]),
-                            cover_url="http://stash/scene/42/screenshot?t=1"), dry_run=True)
+                            cover_url=URL1), dry_run=True)
     assert result.summary == "title, genres +1 −1, collections +1, poster, background"
     assert [(c.field, c.old, c.new) for c in result.changes][:2] == [
         ("title", "Saga Part I", "Stash Title"), ("genres", ["Adventure"], ["New"])]

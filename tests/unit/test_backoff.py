@@ -4,7 +4,8 @@ import random
 import pytest
 
 from validation.config import parse_config
-from worker.backoff import NOT_FOUND, STANDARD, ceiling, full_jitter, standard_for
+from worker.backoff import (AFTER_SCAN, NOT_FOUND, STANDARD, ceiling, full_jitter,
+                            standard_for)
 
 
 def upper(lo, hi):
@@ -26,6 +27,19 @@ def test_standard_ceilings(attempt, expected):
     (0, 30), (1, 60), (2, 120), (3, 240), (4, 480), (5, 600), (11, 600)])
 def test_not_found_ceilings(attempt, expected):
     assert NOT_FOUND.delay(attempt, upper) == expected
+
+
+@pytest.mark.parametrize("attempt, low, high", [
+    (0, 0.5, 1), (1, 0.5, 1), (2, 1, 2), (5, 1.5, 3), (9, 4, 8),  # short polls, equal jitter
+    (10, 0, 30), (11, 0, 60), (15, 0, 600)])                      # then NOT_FOUND, full jitter
+def test_after_scan_polls_soon_then_falls_back_to_the_long_schedule(attempt, low, high):
+    assert AFTER_SCAN.delay(attempt, lower) == low
+    assert AFTER_SCAN.delay(attempt, upper) == high
+
+
+def test_after_scan_short_window_and_budget():
+    assert sum(AFTER_SCAN.short) <= 32  # the window before the long schedule
+    assert not AFTER_SCAN.exhausted(22) and AFTER_SCAN.exhausted(23)
 
 
 def test_full_jitter_draws_from_zero_to_the_ceiling():

@@ -83,6 +83,10 @@ if Console is not None:
 
         def render(self, task) -> Text:
             speed = task.finished_speed or task.speed
+            if not speed and task.completed and task.elapsed:
+                # rich needs two progress samples at different times; a wave of jobs
+                # (worker.waves) finishes together, so fall back to the average so far
+                speed = task.completed / task.elapsed
             return Text(f"{speed:.1f}/s" if speed else "-/s", style="progress.data.speed")
 
     class RichReporter:

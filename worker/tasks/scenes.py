@@ -54,11 +54,14 @@ def stash_epoch(value) -> float | None:
 
 def changed_pages(env: TaskEnv, selection: Selection, since: float | None = None,
                   start: float = 0.0, end: float = 1.0,
-                  label: str = "reading scenes from Stash") -> Iterator[list[tuple[dict, dict | None]]]:
+                  label: str = "reading scenes from Stash", *,
+                  include_in_sync: bool = False) -> Iterator[list[tuple[dict, dict | None]]]:
     """Per page, the (Stash scene, sync record or None) pairs that need syncing.
 
-    since: only scenes updated after this epoch (Sync Recent). Stops between pages when
-    env.stop is set; progress over [start, end] by scenes read.
+    since: only scenes updated after this epoch (Sync Recent). include_in_sync: also the
+    scenes whose record matches Stash (Sync All checks them against Plex, which may have
+    drifted; they are still counted as in_sync). Stops between pages when env.stop is set;
+    progress over [start, end] by scenes read.
     """
     env.reporter.phase(label, start, end)
     query_since = None if since is None else rfc3339(since - ZONE_MARGIN_S)
@@ -73,7 +76,7 @@ def changed_pages(env: TaskEnv, selection: Selection, since: float | None = None
             read += len(scenes)
             if since is not None:  # an unreadable timestamp counts as recent: better synced
                 scenes = [s for s in scenes if (stash_epoch(s.get("updated_at")) or since + 1) > since]
-            yield _select(scenes, records, dead_states, selection)
+            yield _select(scenes, records, dead_states, selection, include_in_sync)
             env.reporter.update(read, count)
             if read >= count or page * PAGE_SIZE >= count:
                 break
@@ -82,8 +85,8 @@ def changed_pages(env: TaskEnv, selection: Selection, since: float | None = None
         conn.close()
 
 
-def _select(scenes: list, records: SyncRecords, dead_states: dict,
-            selection: Selection) -> list[tuple[dict, dict | None]]:
+def _select(scenes: list, records: SyncRecords, dead_states: dict, selection: Selection,
+            include_in_sync: bool = False) -> list[tuple[dict, dict | None]]:
     known = records.get_many([s.get("id") for s in scenes])
     chosen = []
     for scene in scenes:
@@ -93,6 +96,8 @@ def _select(scenes: list, records: SyncRecords, dead_states: dict,
         if record is not None and record.get("stash_updated_at") == updated \
                 and not record.get("cover_owed"):  # a cover still owed is not in sync
             selection.in_sync += 1
+            if include_in_sync:
+                chosen.append((scene, record))
         elif dead_states.get(key) == updated:
             selection.dead += 1
         else:
