@@ -1,4 +1,4 @@
-"""What the proofs (issue 5) measure, shared by tests/test_proof_*.py.
+"""What the proofs (issue 5) measure, shared by tests/proofs/test_proof_*.py.
 
 Every check reads what a real process left behind -- the runner's captured output, drainer.log,
 queue.db, the Plex emulator's request log and library -- never PlexSync's own opinion of itself.

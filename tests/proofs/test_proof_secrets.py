@@ -1,7 +1,7 @@
 """Proof 6 (issue 5): after every kind of scenario, the Plex token, the Stash API key and the
 session cookie appear in no log line, log file, DLQ entry or URL stored in Plex.
 
-Every other proof (tests/test_proof_*.py) already ends with this check on its own `secured`
+Every other proof (tests/proofs/test_proof_*.py) already ends with this check on its own `secured`
 environment (a Stash that requires an API key, the session cookie Stash hands to plugins, a
 distinctive Plex token). This module runs them all again, shortened, one after another against
 ONE environment -- concurrent hooks, SIGKILLed drainers, Plex failing in every way the emulator
