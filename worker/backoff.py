@@ -71,8 +71,13 @@ class ShortThenLong:
             return top / 2 + rng(0.0, top / 2)
         return self.then.delay(attempt - len(self.short), rng)
 
+    @property
+    def max_retries(self) -> int:
+        """Retries before giving up: the short polls, then the long schedule's."""
+        return len(self.short) + self.then.max_retries
+
     def exhausted(self, failures: int) -> bool:
-        return failures > len(self.short) + self.then.max_retries
+        return failures > self.max_retries
 
 
 AFTER_SCAN = ShortThenLong("after_scan", SCAN_POLL_CEILINGS, NOT_FOUND)
