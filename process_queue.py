@@ -3,7 +3,7 @@
 
     python process_queue.py                     drain the queue now (Process Queue)
     python process_queue.py status              queue, breaker, drainer, index (Queue Status)
-    python process_queue.py sync-all            queue what changed since its last sync, drain
+    python process_queue.py sync-all            make Plex match Stash for every scene, drain
     python process_queue.py sync-recent --hours 6
     python process_queue.py dry-run             what Sync All would change, per field
     python process_queue.py dlq list|retry|purge
