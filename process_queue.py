@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Exit status: 0 ok, 1 failures, 2 usage, 130 Ctrl-C.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in (("drain", "drain the queue now (default)"),
-                            ("status", "queue status"), ("sync-all", "queue changed scenes, drain"),
+                            ("status", "queue status"), ("sync-all", "make Plex match Stash, drain"),
                             ("dry-run", "what Sync All would change, nothing written"),
                             ("health", "check Stash, Plex, libraries and path_map")):
         sub.add_parser(name, parents=[common], help=help_text)
