@@ -3,7 +3,7 @@
 
     python process_queue.py                     drain the queue now (Process Queue)
     python process_queue.py status              queue, breaker, drainer, index (Queue Status)
-    python process_queue.py sync-all            queue what changed since its last sync, drain
+    python process_queue.py sync-all            make Plex match Stash for every scene, drain
     python process_queue.py sync-recent --hours 6
     python process_queue.py dry-run             what Sync All would change, per field
     python process_queue.py dlq list|retry|purge
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog="Exit status: 0 ok, 1 failures, 2 usage, 130 Ctrl-C.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in (("drain", "drain the queue now (default)"),
-                            ("status", "queue status"), ("sync-all", "queue changed scenes, drain"),
+                            ("status", "queue status"), ("sync-all", "make Plex match Stash, drain"),
                             ("dry-run", "what Sync All would change, nothing written"),
                             ("health", "check Stash, Plex, libraries and the path map"),
                             ("import-plays", "bring Plex plays, resume points, ratings into Stash")):
