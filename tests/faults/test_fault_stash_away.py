@@ -29,7 +29,8 @@ def test_covers_owed_while_stash_was_away_are_uploaded_by_sync_all(synced):
     env.configure(sync_background="false")
     scenes = twin_scenes(env, 3, "away")
     baseline = env.runner.run_task("sync_all", timeout=120)  # every scene of Stash in sync
-    assert "0 already in sync" in baseline.output and env.dead_letters() == []
+    assert "8 queued (8 changed since their last sync" in baseline.output, baseline.output
+    assert env.dead_letters() == []
     covers = {scene: make_png(f"away cover {scene}") for scene in scenes}
     for scene, cover in covers.items():
         env.stash.set_cover(scene, cover)
@@ -60,14 +61,17 @@ def test_covers_owed_while_stash_was_away_are_uploaded_by_sync_all(synced):
 
     result = env.runner.run_task("sync_all", timeout=120)
     assert result.error is None, result.error
-    assert "3 queued" in result.output and "5 already in sync" in result.output, result.output
+    # Sync All checks every scene against Plex; the 3 with a cover owed count as changed
+    assert "8 queued (3 changed since their last sync, 5 unchanged in Stash" in result.output, \
+        result.output
     for scene, path in scenes.items():
         assert env.plex_item(path)["posterSha1"] == sha1(covers[scene]), scene
     assert SyncRecords(env.data_dir).owed_cover_count() == 0
     for scene in scenes:
         assert not SyncRecords(env.data_dir).get(scene).get("cover_owed")
     again = env.runner.run_task("sync_all", timeout=120)
-    assert "0 queued" in again.output and "8 already in sync" in again.output, again.output
+    assert "(0 changed since their last sync, 8 unchanged in Stash" in again.output, again.output
+    assert "synced 0, unchanged 8" in again.output, again.output  # checked, nothing written
     assert tracebacks(env) == []
 
 
