@@ -91,10 +91,18 @@ def mismatches(env, scenes: dict[int, str]) -> dict:
 
 # -- how often each job ran -------------------------------------------------------------------
 
+def item_reloads(plex) -> list:
+    """The full reloads jobs start with (alone, or batched GET /library/metadata/k1,k2,...).
+    Not the Plex -> Stash import's viewing-state reads at the end of a drain: those ask for
+    the same items without their tags (excludeElements) and are no part of a sync."""
+    return [r for r in plex.records("GET", "/library/metadata/")
+            if "/" not in r.path[len("/library/metadata/"):] and "excludeElements" not in r.query]
+
+
 def item_requests(plex, rating_key) -> dict:
     """Requests about one item: the full reload each job starts with (alone, or as one key of
     a batched GET /library/metadata/k1,k2,...), and the edit PUTs."""
-    gets = [r for r in plex.records("GET", "/library/metadata/")
+    gets = [r for r in item_reloads(plex)
             if str(rating_key) in r.path[len("/library/metadata/"):].split(",")]
     puts = [r for r in plex.records("PUT", "/library/sections/")
             if str(r.query.get("id")) == str(rating_key)]

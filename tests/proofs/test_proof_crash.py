@@ -24,7 +24,7 @@ from sync_queue.lock import drain_lock_held
 from sync_queue.records import SyncRecords
 from tests.e2e_fixtures import wait_until
 from tests.emulators.stash_state import make_png
-from tests.proof_checks import (item_requests, mismatches, queue_counts, secret_leaks,
+from tests.proof_checks import (item_reloads, item_requests, mismatches, queue_counts, secret_leaks,
                                 tracebacks, twin_scenes)
 from worker.waves import WIDTH
 
@@ -105,8 +105,7 @@ def test_sigkilled_drainers_over_1000_jobs_lose_nothing(secured):
     jobs = SCENES + edit_count
     # A kill repeats at most what was in flight: one wave of jobs (PUTs) and, for the next
     # drainer, one batched reload; an edit queued by a hook may be reloaded alone.
-    reloads = len([r for r in env.plex.records("GET", "/library/metadata/")
-                   if "/" not in r.path[len("/library/metadata/"):]])
+    reloads = len(item_reloads(env.plex))
     gets = reloads
     assert puts <= jobs + kills * WIDTH, (puts, jobs, kills)
     assert reloads <= -(-jobs // MAX_KEYS) + (kills + 1) + edit_count, (reloads, jobs, kills)
