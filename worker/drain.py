@@ -33,8 +33,8 @@ from sync_queue.store import scene_key
 from validation.config import Config
 from worker import job as job_policy
 from worker.backoff import Uniform
-from worker.waves import WaveRunner, primary_file
 from worker.breaker import CircuitBreaker, Policy, State, opened, state_from_dict, state_to_dict
+from worker.waves import WaveRunner, primary_file
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class _Run:
         self.processed = 0
         self.prefetched_left = 0  # jobs taken before the next batched reload
         self.waves = WaveRunner(ctx.wave_width)
-        self.plex_ok = False  # a job of this drain reached Plex and synced: waves may widen
+        self.plex_ok = False  # Plex answered the last job of this drain: waves may widen
         self.status_at = float("-inf")
         self.ready_known: int | None = None  # ready jobs at the last count, minus those taken
         self.taken_since_count = 0
@@ -440,7 +440,7 @@ class _Run:
             self.breaker.record_success()
         elif outcome.plex_answered is False:
             self.breaker.record_failure()
-        self.plex_ok = outcome.kind in (job_policy.SYNCED, job_policy.UNCHANGED)
+        self.plex_ok = outcome.plex_answered is True  # narrow on failures, errors, auth
         key = job.get("seq", taken.pqid)
         if outcome.kind == job_policy.RETRY:
             self.retrying.add(key)
