@@ -18,7 +18,9 @@ SCENE = dict(title="Differential", code="D-1", details="Same data on both", dire
 UPDATE = "mutation U($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id title updated_at } }"
 BULK = "mutation B($input: BulkSceneUpdateInput!) { bulkSceneUpdate(input: $input) { id title } }"
 CONFIGURE = "mutation C($input: Map!) { configurePlugin(plugin_id: \"PlexSync\", input: $input) }"
-SETTINGS = {"plex_url": "http://127.0.0.1:1", "plex_token": "t", "max_tags": 3, "enabled": True}
+# PlexSync off: the edits below fire real hooks, which must not leave jobs retrying against a
+# Plex that is not there (an outage never dead-letters, so the stage would never drain).
+SETTINGS = {"plex_url": "http://127.0.0.1:1", "plex_token": "t", "max_tags": 3, "enabled": False}
 
 
 def shape(value):
