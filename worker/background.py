@@ -41,7 +41,7 @@ from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, data_dir_for, parse_config
 from worker import waves
 from worker.covers import CoverFetcher
-from worker.drain import DrainContext, DrainSummary
+from worker.drain_context import DrainContext, DrainSummary
 from worker.plays_import import ImportReport, import_if_due
 from worker.sync_worker import SyncWorker
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from worker.drain import DrainContext, DrainSummary, drain
+from worker.drain import drain
+from worker.drain_context import DrainContext, DrainSummary
 
 log = logging.getLogger(__name__)
 

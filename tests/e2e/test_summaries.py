@@ -114,6 +114,6 @@ def test_a_hand_over_that_keeps_the_old_settings_does_not_claim_it_re_read_them(
 
 def test_the_stored_drain_line_does_not_promise_a_time_it_is_read_after():
     """The drainer's line is shown by the next hook or task, maybe long after its retry time."""
-    from worker.drain import DrainSummary
+    from worker.drain_context import DrainSummary
     line = DrainSummary(synced=1, waiting=2, next_due=NOON).line()
     assert "2 waiting (first due at 12:00:00)" in line and "next at" not in line

@@ -19,7 +19,7 @@ from sync_queue.store import QueueStore, connect
 from worker.tasks import formatting as fmt
 from worker.background import build_plex_context
 from worker.breaker import Open, Policy, state_from_dict
-from worker.drain import DrainSummary
+from worker.drain_context import DrainSummary
 from worker.sync_worker import SyncWorker
 from worker.tasks.env import TaskEnv, TaskResult
 
