@@ -77,6 +77,8 @@ def _data_dir(plugin_dir, stash_config_dir) -> str:
     if target == legacy or not os.path.isdir(legacy) or os.environ.get("PLEXSYNC_DATA_DIR"):
         return target
     from hooks.data_location import data_dir_with_migration
+    from hooks.stash_log import install_stash_logging
+    install_stash_logging()  # the move is said once, in Stash's log (hook or task alike)
     return os.fspath(data_dir_with_migration(plugin_dir, stash_config_dir))
 
 
