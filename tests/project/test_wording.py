@@ -90,7 +90,7 @@ def test_dev_commands_in_the_docs_use_the_projects_python():
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         for n, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1):
             wrong += [f"{doc.name}:{n}: {line.strip()}" for m in pattern.finditer(line)
-                      if m.group(1).lstrip("`") != ".venv/bin/python"]
+                      if m.group(1).lstrip("(`\x27\"") != ".venv/bin/python"]
     assert wrong == []
 
 
