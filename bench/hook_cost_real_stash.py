@@ -263,7 +263,7 @@ def main() -> int:
                   {"i": {"plex_url": plex.url, "plex_token": plex.token,
                          "path_map": f"{media} => {MOVIES_LOCATION}/bench",
                          "trigger_plex_scan": False}})
-        data_dir = home / "plugins" / "PlexSync" / "data"
+        data_dir = home / "plexsync"  # <Stash config folder>/plexsync, where PlexSync keeps it
         ids = [s["id"] for s in scenes]
         result = measure(stash, ids, data_dir, opts.rounds, opts.bulk_rounds)
         # Edits made while PlexSync was off are rightly not PlexSync's; the last two edits

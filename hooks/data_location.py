@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from sync_queue.lock import DrainLock
-from validation.data_dir import data_dir_path, legacy_data_dir
+from validation.data_dir import LEGACY_TOLD, data_dir_path, legacy_data_dir
 
 log = logging.getLogger("PlexSync")
 
@@ -28,8 +28,10 @@ def data_dir_with_migration(plugin_dir: str | Path, stash_config_dir: str | Path
     if target == legacy or not legacy.is_dir():
         return target
     if target.exists():
-        log.warning(f"PlexSync's old data folder {legacy} is still there next to {target}; "
-                    f"{target} is used. Delete {legacy} once its queue is no longer needed.")
+        if not (target / LEGACY_TOLD).exists():
+            log.warning(f"PlexSync's old data folder {legacy} is still there next to {target}; "
+                        f"{target} is used. Delete {legacy} once its queue is no longer needed.")
+            (target / LEGACY_TOLD).touch()
         return target
     return target if _move(legacy, target) else legacy
 

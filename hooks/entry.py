@@ -71,10 +71,11 @@ def dispatch(request: dict) -> str:
 def _data_dir(plugin_dir, stash_config_dir) -> str:
     """The data folder; a <plugin folder>/data left by an older PlexSync is moved there once
     (hooks/data_location.py). Costs one stat when there is nothing to move."""
-    from validation.data_dir import data_dir_path, legacy_data_dir
+    from validation.data_dir import LEGACY_TOLD, data_dir_path, legacy_data_dir
     target = data_dir_path(plugin_dir, stash_config_dir)
     legacy = legacy_data_dir(plugin_dir)
-    if target == legacy or not os.path.isdir(legacy) or os.environ.get("PLEXSYNC_DATA_DIR"):
+    if target == legacy or not os.path.isdir(legacy) or os.environ.get("PLEXSYNC_DATA_DIR") \
+            or os.path.exists(os.path.join(target, LEGACY_TOLD)):
         return target
     from hooks.data_location import data_dir_with_migration
     from hooks.stash_log import install_stash_logging

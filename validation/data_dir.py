@@ -9,6 +9,9 @@ import os
 DATA_FOLDER = "plexsync"       # <Stash config folder>/plexsync: outside every plugin folder
 LEGACY_DATA_FOLDER = "data"    # <plugin folder>/data: where PlexSync kept its state before
 STASH_CONFIG_FILE = "config.yml"
+# Left in the data folder once the user was told an old <plugin folder>/data is still there:
+# told once, and later hooks skip the check's imports (one stat instead).
+LEGACY_TOLD = "old-data-folder-told"
 
 
 def data_dir_path(plugin_dir, stash_config_dir=None) -> str:

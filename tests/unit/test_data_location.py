@@ -1,6 +1,8 @@
 """Where PlexSync keeps its data, and moving an old <plugin folder>/data out (issue 10.2)."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from hooks.data_location import data_dir_with_migration
@@ -55,12 +57,17 @@ def test_legacy_folder_in_use_by_a_drainer_stays_for_now(stash_home):
     assert data_dir_with_migration(plugin_dir, stash_home) == stash_home / "plexsync"
 
 
-def test_nothing_moves_when_the_new_folder_exists_or_the_user_chose_one(stash_home, monkeypatch):
+def test_nothing_moves_when_the_new_folder_exists_or_the_user_chose_one(stash_home, monkeypatch,
+                                                                      caplog):
     plugin_dir = stash_home / "plugins" / "PlexSync"
     queue_one(plugin_dir / "data")
     (stash_home / "plexsync").mkdir()
-    assert data_dir_with_migration(plugin_dir, stash_home) == stash_home / "plexsync"
+    with caplog.at_level(logging.WARNING):
+        assert data_dir_with_migration(plugin_dir, stash_home) == stash_home / "plexsync"
+        assert data_dir_with_migration(plugin_dir, stash_home) == stash_home / "plexsync"
     assert (plugin_dir / "data").exists()
+    told = [r.getMessage() for r in caplog.records if "is still there" in r.getMessage()]
+    assert len(told) == 1, told  # said once, not on every save
     monkeypatch.setenv("PLEXSYNC_DATA_DIR", str(stash_home / "elsewhere"))
     assert data_dir_with_migration(plugin_dir, stash_home) == stash_home / "elsewhere"
     assert (plugin_dir / "data").exists()
