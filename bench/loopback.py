@@ -183,11 +183,11 @@ def queue_scenes(stash_url: str, data_dir: Path, ids: list, chunk: int = 250) ->
     hooks.scene_jobs.jobs_from_scenes -> QueueStore.enqueue); returns the settings."""
     stash = StashClient(stash_url, timeout=60)
     key = hashlib.sha1(f"bench {time.time_ns()}".encode()).hexdigest()[:16]
-    settings = {}
+    settings = stash.plugin_settings()
+    cfg = parse_config(settings)
     with QueueStore(data_dir) as store:
         for start in range(0, len(ids), chunk):
-            settings, scenes = stash.hook_bundle(ids[start:start + chunk])
-            cfg = parse_config(settings)
+            scenes = stash.scenes_by_id(ids[start:start + chunk], chunk=chunk)
             store.enqueue(jobs_from_scenes(scenes, cfg.max_tags, update_type="update",
                                            job_key=key, now=time.time()))
     return settings

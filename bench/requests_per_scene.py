@@ -1,6 +1,6 @@
 """Figure 3: Plex requests per scene, counted from the Plex emulator's request log.
 
-PlexSync's own path, in this process: jobs built from Stash's answer (hook_bundle ->
+PlexSync's own path, in this process: jobs built from Stash's answer (scenes_by_id ->
 hooks.scene_jobs.jobs_from_scenes), committed with QueueStore.enqueue (loopback.queue_scenes),
 then drained by worker.drain.drain with the context worker.background.build_plex_context wires
 (real PlexClient, PathIndex, plex.sync). A fresh context per scenario, as each drainer has its

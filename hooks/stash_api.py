@@ -18,7 +18,7 @@ import urllib.request
 from hooks.stash_documents import (FIND_SCENES_QUERY, LEGACY_INCREMENT_PLAY_DOCUMENT,
                                    MINIMUM_STASH, SCENE_EXISTS_QUERY, SCENE_RATING_MUTATION,
                                    SCENE_SAVE_RESUME_MUTATION, SETTINGS_QUERY, VERSION_QUERY,
-                                   adapt_document, add_plays_document, hook_bundle_document,
+                                   adapt_document, add_plays_document,
                                    parse_version, play_state_document, scenes_document)
 from validation.config import PLUGIN_ID
 
@@ -166,14 +166,6 @@ class StashClient:
     def plugin_settings(self) -> dict:
         data = self.execute(SETTINGS_QUERY, {"plugin": [PLUGIN_ID]})
         return _plugin_settings(data)
-
-    def hook_bundle(self, scene_ids: list) -> tuple[dict, list]:
-        """PlexSync's settings and the given scenes, in one request."""
-        ids = [str(i) for i in scene_ids]
-        variables = {"plugin": [PLUGIN_ID], **{f"id{n}": i for n, i in enumerate(ids)}}
-        data = self.execute(hook_bundle_document(len(ids)), variables)
-        scenes = [data.get(f"s{n}") for n in range(len(ids))]
-        return _plugin_settings(data), [_groups_form(scene) for scene in scenes if scene]
 
     def scenes_by_id(self, scene_ids: list, chunk: int = 100, errors: list | None = None) -> list:
         """The scenes that still exist, in `chunk`-sized requests (one for a usual bulk edit);

@@ -42,8 +42,8 @@ def adapt_document(document: str, version: tuple | None) -> str:
     return document
 
 
-def scenes_document(count: int, with_settings: bool = False) -> str:
-    """`count` scenes (and optionally PlexSync's settings) in ONE round trip.
+def scenes_document(count: int) -> str:
+    """`count` scenes in ONE round trip (the drainer reading what the hooks noted).
 
     One aliased findScene per id rather than findScenes(ids:), because Stash fails the whole
     findScenes query when one id no longer exists (an edit racing a delete), while findScene
@@ -51,19 +51,10 @@ def scenes_document(count: int, with_settings: bool = False) -> str:
     """
     params = "".join(f", $id{n}: ID" for n in range(count))
     scenes = "\n".join(f"  s{n}: findScene(id: $id{n}) {{ ...PlexSyncScene }}" for n in range(count))
-    if with_settings:
-        return (f"query PlexSyncHookBundle($plugin: [ID!]{params}) {{\n"
-                f"  configuration {{ plugins(include: $plugin) }}\n{scenes}\n}}\n" + SCENE_FIELDS)
     return f"query PlexSyncScenes({params[2:]}) {{\n{scenes}\n}}\n" + SCENE_FIELDS
 
 
-def hook_bundle_document(count: int) -> str:
-    """Settings plus `count` scenes in one request (process_queue.py and the benches)."""
-    return scenes_document(count, with_settings=True)
-
-
-# The single-scene forms, validated against Stash's schemas with the other documents.
-HOOK_BUNDLE_QUERY = hook_bundle_document(1)
+# The single-scene form, validated against Stash's schemas with the other documents.
 SCENES_QUERY = scenes_document(1)
 
 SETTINGS_QUERY = """
@@ -152,6 +143,5 @@ def has_add_play(version: str | None) -> bool:
 
 def documents_for_tests() -> dict[str, str]:
     """Generated documents the schema tests check besides the module constants."""
-    return {**{f"scenes_document({n}, {w})": scenes_document(n, w)
-                for n in (1, 2, 50) for w in (False, True)},
+    return {**{f"scenes_document({n})": scenes_document(n) for n in (1, 2, 50)},
             "play_state_document(2, legacy=True)": play_state_document(2, legacy=True)}

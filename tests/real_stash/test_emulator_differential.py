@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from hooks.stash_documents import FIND_SCENES_QUERY, SETTINGS_QUERY, VERSION_QUERY, hook_bundle_document
+from hooks.stash_documents import FIND_SCENES_QUERY, SETTINGS_QUERY, VERSION_QUERY, scenes_document
 from tests.real_stash.conftest import LIBRARY_CLIPS, clip_path
 from tests.real_stash.media import data_url, png
 from tests.real_stash.server import post_graphql
@@ -77,13 +77,12 @@ def documents(full: str, bare: str) -> list[tuple[str, str, dict]]:
         ("settings", SETTINGS_QUERY, {"plugin": ["PlexSync"]}),
         ("settings of an unknown plugin", SETTINGS_QUERY, {"plugin": ["NoSuchPlugin"]}),
         ("all plugin settings", "{ configuration { plugins } }", {}),
-        ("hook bundle", hook_bundle_document(3), {"plugin": ["PlexSync"], "id0": full, "id1": bare,
-                                                  "id2": "999999"}),
+        ("scenes", scenes_document(3), {"id0": full, "id1": bare, "id2": "999999"}),
         ("findScenes", FIND_SCENES_QUERY, {"filter": {"per_page": 5, "q": "Differential", "sort": "updated_at"},
                                            "scene_filter": {"updated_at": {"value": "2000-01-01T00:00:00Z",
                                                                            "modifier": "GREATER_THAN"}}}),
         ("findScenes, empty page", FIND_SCENES_QUERY, {"filter": {"per_page": 5, "page": 999}}),
-        ("non-numeric scene id", hook_bundle_document(1), {"plugin": ["PlexSync"], "id0": "abc"}),
+        ("non-numeric scene id", scenes_document(1), {"id0": "abc"}),
         ("null for a non-null variable", "query Q($id: ID!) { findScene(id: $id) { id } }", {"id": None}),
         ("sceneUpdate", UPDATE, {"input": {"id": bare, "details": "touched"}}),
         ("bulkSceneUpdate", BULK, {"input": {"ids": [bare], "details": "bulk"}}),

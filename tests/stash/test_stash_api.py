@@ -4,27 +4,25 @@ import pytest
 from graphql import parse, validate
 
 from hooks.stash_api import StashAuthError, StashClient, StashError
-from hooks.stash_documents import hook_bundle_document
+from hooks.stash_documents import scenes_document
 from tests.emulators.stash_fixtures import make_png
 from tests.stash.test_stash_schema_conformance import REAL_SCHEMA_DIR, load_real_schema
 
 
 @pytest.mark.parametrize("count", [1, 3, 50])
-def test_hook_bundle_documents_are_valid_for_stash(count):
+def test_scenes_documents_are_valid_for_stash(count):
     if not REAL_SCHEMA_DIR.is_dir():
         pytest.skip(f"Stash's schema is not at {REAL_SCHEMA_DIR} (../shared absent)")
-    errors = validate(load_real_schema(REAL_SCHEMA_DIR), parse(hook_bundle_document(count)))
+    errors = validate(load_real_schema(REAL_SCHEMA_DIR), parse(scenes_document(count)))
     assert errors == []
 
 
-def test_bundle_returns_settings_and_live_scenes_in_one_request(stash):
-    stash.set_plugin_settings("PlexSync", {"plex_url": "http://p:1", "plex_token": "t"})
+def test_scenes_by_id_returns_the_live_scenes_in_one_request(stash):
     doomed = stash.add_scene("Doomed", files=["/x/doomed.mp4"])
     stash.delete_scene(doomed)
     stash.clear_logs()
     client = StashClient(stash.url, session_cookie=stash.create_session())
-    settings, scenes = client.hook_bundle([1, doomed, 2])
-    assert settings == {"plex_url": "http://p:1", "plex_token": "t"}
+    scenes = client.scenes_by_id([1, doomed, 2])
     assert [s["id"] for s in scenes] == ["1", "2"]
     assert len(stash.graphql_requests()) == 1
 
@@ -43,7 +41,7 @@ def test_auth_errors_are_clear(stash_factory):
     with pytest.raises(StashAuthError, match="HTTP 401"):
         StashClient(locked.url, api_key="wrong").plugin_settings()
     good = StashClient(locked.url, api_key="right-key")
-    [found] = good.hook_bundle([scene])[1]
+    [found] = good.scenes_by_id([scene])
     image = good.fetch_image(found["paths"]["screenshot"])
     assert image.startswith(b"\x89PNG")
     # Without credentials Stash redirects image requests to /login (200 HTML if followed).
@@ -58,5 +56,5 @@ def test_unreachable_stash_is_a_stash_error():
 
 def test_scene_without_cover_gives_no_image(stash, stash_library):
     client = StashClient(stash.url)
-    [scene] = client.hook_bundle([stash_library.scenes["multi"]])[1]  # the sample without a cover
+    [scene] = client.scenes_by_id([stash_library.scenes["multi"]])  # the sample without a cover
     assert client.fetch_image(scene["paths"]["screenshot"]) == b""

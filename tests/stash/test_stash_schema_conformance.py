@@ -186,10 +186,11 @@ def test_document_is_valid_for_every_stash_version_it_is_sent_to(name, version):
 @pytest.mark.skipif(not VERSIONS, reason="no Stash schemas in ../shared/stash-schema")
 def test_unadapted_documents_would_fail_on_old_stash():
     """Why adapt_document exists: the newest form is refused by v0.24 (and v0.26 for groups)."""
-    from hooks.stash_documents import HOOK_BUNDLE_QUERY
-    old = [e.message for e in validate(schema_of("v0.24.3"), parse(HOOK_BUNDLE_QUERY))]
+    from hooks.stash_documents import SCENES_QUERY, SETTINGS_QUERY
+    old = [e.message for query in (SCENES_QUERY, SETTINGS_QUERY)
+           for e in validate(schema_of("v0.24.3"), parse(query))]
     assert any("groups" in m for m in old) and any("[String!]" in m for m in old), old
-    assert any("groups" in e.message for e in validate(schema_of("v0.26.2"), parse(HOOK_BUNDLE_QUERY)))
+    assert any("groups" in e.message for e in validate(schema_of("v0.26.2"), parse(SCENES_QUERY)))
 
 
 @pytest.mark.skipif(not VERSIONS, reason="no Stash schemas in ../shared/stash-schema")
