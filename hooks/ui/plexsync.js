@@ -360,7 +360,7 @@
         boxed(h(Connect, { overview: o, refresh: props.refresh, call: call })));
     }
     var setup = o.setup || {};
-    var url = (o.plex_server && o.plex_server.url) || setup.plex_url;
+    var url = o.plex_server && o.plex_server.url;
     var text = setup.state === "not_set_up" ? setup.line
       : setup.state === "off" ? setup.line
         : url ? "Plex at " + url : "Set the Plex URL and token in Settings → Plugins → PlexSync.";
