@@ -44,7 +44,7 @@
   function describeFailure(status, body) {
     var errors = (body && body.errors) || [];
     var text = errors.map(function (e) { return (e && e.message) || String(e); }).join("; ");
-    if (/runPluginOperation/.test(text) && /Cannot query field|unknown field|not defined/i.test(text)) {
+    if (/Cannot query field ["']runPluginOperation["'] on type ["']Mutation["']/.test(text)) {
       return "PlexSync's panel needs Stash " + MIN_STASH + " or newer (this Stash cannot run " +
         "plugin operations). Syncing and PlexSync's tasks work as before: Settings → Tasks.";
     }
@@ -86,7 +86,8 @@
     });
   }
 
-  window.PlexSyncUI = { call: call, describeFailure: describeFailure };
+  // For the Connect card (hooks/ui/plexsync_connect.js) and the tests.
+  window.PlexSyncUI = { call: call, describeFailure: describeFailure, operation: OPERATION };
 
   // ---- small helpers ----------------------------------------------------------------------
   function icon(name, className) {
