@@ -10,7 +10,7 @@ import pytest
 from hooks.ui import scene_state as s
 from hooks.ui.reads import answer, open_in_plex
 from sync_queue import inbox
-from sync_queue.dlq import DeadLetter, DeadLetters
+from sync_queue.dlq import DeadLetters
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore, connect
@@ -18,9 +18,12 @@ from sync_queue.store import QueueStore, connect
 NOW = 1_700_000_000.0
 
 
-def dead(seq: int, code: str = "not_found") -> DeadLetter:
-    return DeadLetter(1, "7", "t", code, "why", "ItemNotFound", [], 3, NOW - 90, NOW - 60,
-                      {"seq": seq, "looked_for": "/plex/a.mp4"})
+def dead(seq: int, code: str = "not_found") -> dict:
+    """A dead letter as sync_queue/view.py reads it."""
+    return {"id": 1, "scene_id": "7", "title": "t", "reason_code": code, "reason": "why",
+            "error_class": "ItemNotFound", "candidates": [], "attempts": 3,
+            "first_failure": NOW - 90, "last_failure": NOW - 60,
+            "job": {"seq": seq, "looked_for": "/plex/a.mp4"}}
 
 
 RECORD = {"synced_at": NOW - 100}
