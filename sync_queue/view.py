@@ -123,17 +123,24 @@ class QueueView:
         return queue_counts(self._conn, self._data_dir)
 
     def dead_letters(self, scene_id=None, limit: int = 50) -> list:
+        """The newest failed sync of each scene (a scene edited twice before Plex was fixed
+        has two entries; Retry and Delete act on all of a scene's), newest first."""
         where, args = ("WHERE scene_id = ? ", (str(scene_id),)) if scene_id is not None else ("", ())
+        # SQLite takes the other columns of a MAX() aggregate from the row holding the max.
         rows = self._conn.execute(
-            f"SELECT {', '.join(_DEAD_COLUMNS)} FROM dead_letters {where}"
-            "ORDER BY last_failure DESC, id DESC LIMIT ?", (*args, int(limit))).fetchall()
+            f"SELECT {', '.join(_DEAD_COLUMNS)}, MAX(last_failure * 1e6 + id) FROM dead_letters "
+            f"{where}GROUP BY scene_id ORDER BY last_failure DESC, id DESC LIMIT ?",
+            (*args, int(limit))).fetchall()
         found = []
         for row in rows:
-            entry = dict(zip(_DEAD_COLUMNS, row))
+            entry = dict(zip(_DEAD_COLUMNS, row))  # (the MAX column is left out)
             entry["candidates"] = self._loads(entry["candidates"])
             entry["job"] = self._loads(entry["job"])
             found.append(entry)
         return found
+
+    def failed_scenes(self) -> int:
+        return self._one("SELECT COUNT(DISTINCT scene_id) FROM dead_letters")[0]
 
     def synced(self) -> tuple:
         """(scenes synced, when the last one was)."""

@@ -111,11 +111,11 @@ def overview_answer(data_dir: str, conn: dict, now: float, fresh: bool = False) 
     from sync_queue.lock import drain_lock_held  # the page only: the panel skips fcntl
     with view:
         queue, state = view.counts(), view.state()
-        failed = view.dead_letters(limit=FAILED_SHOWN)
+        failed, failed_scenes = view.dead_letters(limit=FAILED_SHOWN), view.failed_scenes()
         synced_scenes, last_sync = view.synced()
     drain = state.get("drain_status") or {}
     return {
-        "setup": setup, "queue": queue, "failed_total": queue["dead_letters"],
+        "setup": setup, "queue": queue, "failed_total": failed_scenes,
         "failed": [_failed_row(e) for e in failed],
         "plex": _plex_contact(state.get("breaker"), state.get("auth_failure"), last_sync),
         "plex_server": state.get("plex_server"), "last_sync_at": last_sync,

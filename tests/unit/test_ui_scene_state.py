@@ -110,13 +110,15 @@ def test_overview_answer_counts_failed_and_plex_contact(tmp_path):
         store.enqueue([{"scene_id": 8, "job_key": "k", "data": {"title": "Eight"}}])
     conn = connect(tmp_path)
     try:
-        DeadLetters(conn).add({"seq": 1, "scene_id": 8, "data": {"title": "Eight"}},
-                              reason_code="bad_request", reason="Plex refused", error_class="X")
+        for seq, reason in ((1, "older"), (2, "Plex refused")):  # edited twice: two entries
+            DeadLetters(conn).add({"seq": seq, "scene_id": 8, "data": {"title": "Eight"}},
+                                  reason_code="bad_request", reason=reason, error_class="X")
         QueueState(conn).save_breaker({"name": "open", "opened_at": NOW - 30})
     finally:
         conn.close()
     got = answer("ui_overview", {}, {}, str(tmp_path), now=NOW)
-    assert got["failed_total"] == 1 and got["failed"][0]["scene_id"] == "8"
+    assert got["failed_total"] == 1 and len(got["failed"]) == 1  # one row per scene
+    assert got["failed"][0]["scene_id"] == "8" and got["failed"][0]["reason"] == "Plex refused"
     assert got["failed"][0]["fix"] == s.FIXES["bad_request"]
     assert got["plex"] == {"state": "unavailable", "since": NOW - 30}
     assert got["queue"]["ready"] == 1 and got["drainer"]["running"] is False
