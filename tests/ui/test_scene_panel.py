@@ -24,6 +24,7 @@ def open_panel(page, stage, n: int):
 
 
 def test_sync_now_lands_the_edit_in_plex_and_the_panel_updates_without_a_reload(stage, ui_page):
+    stage.plex.set_item(stage.rating_keys[0], title="Drifted in Plex", lock=False)
     panel = open_panel(ui_page, stage, 0)
     panel_in_state(ui_page, "not_synced")
     assert "no data in this Stash yet" in panel.inner_text()
