@@ -15,10 +15,13 @@ round):
   graphql     `{ version { version } }`: Stash answering without starting a process
   empty       runPluginOperation on the empty Python plugin
   scene       runPluginOperation(PlexSync, {mode: ui_scene, scene_id}): a synced scene's panel
+              polling while nothing changes (its reading of queue.db is reused)
+  scene_read  the same after queue.db changed: the bench deletes the kept reading first, so
+              the poll loads SQLite and reads queue.db (the first poll after every commit)
   overview    runPluginOperation(PlexSync, {mode: ui_overview}): the PlexSync page
 
-and prints medians and the goal ratio scene / empty (also (x - graphql) / (empty - graphql),
-the process part alone). Both plugins run the same interpreter (Stash's Python path is set to
+and prints medians and the goal ratios scene / empty and scene_read / empty (also
+(x - graphql) / (empty - graphql), the process part alone). Both plugins run the same interpreter (Stash's Python path is set to
 this one); PlexSync as PlexSync.yml makes Stash run it (python3 -S).
 
     .venv/bin/python bench/ui_read_cost_real_stash.py [--rounds 31] [--json out.json]
@@ -40,11 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hook_cost_real_stash import STASH_DIR, Stash, free_port, install, make_clips  # noqa: E402
+from sync_queue import view_cache  # noqa: E402
 from tests.emulators.plex_library import MOVIES_LOCATION, load_small_library  # noqa: E402
 from tests.emulators.plex_server import PlexEmulator  # noqa: E402
 
 SCENES = 20
-KINDS = ("graphql", "empty", "scene", "overview")
+KINDS = ("graphql", "empty", "scene", "scene_read", "overview")
 OPERATION = "mutation($p: ID!, $a: Map) { runPluginOperation(plugin_id: $p, args: $a) }"
 
 
@@ -53,16 +57,22 @@ def requests_for(scene_id: str) -> dict:
         "graphql": ("{ version { version } }", {}),
         "empty": (OPERATION, {"p": "EmptyHook", "a": {}}),
         "scene": (OPERATION, {"p": "PlexSync", "a": {"mode": "ui_scene", "scene_id": scene_id}}),
+        "scene_read": (OPERATION, {"p": "PlexSync", "a": {"mode": "ui_scene", "scene_id": scene_id}}),
         "overview": (OPERATION, {"p": "PlexSync", "a": {"mode": "ui_overview"}}),
     }
 
 
-def measure(stash: Stash, scene_id: str, rounds: int) -> dict:
+def measure(stash: Stash, scene_id: str, rounds: int, data_dir: Path) -> dict:
     calls = requests_for(scene_id)
+    kept = data_dir / view_cache.CACHE_DIR / f"scene-{scene_id}.json"
     times: dict = {kind: [] for kind in KINDS}
     for r in range(rounds):
         for kind in KINDS[r % len(KINDS):] + KINDS[:r % len(KINDS)]:
             query, variables = calls[kind]
+            if kind == "scene_read":
+                kept.unlink(missing_ok=True)  # as after a commit: the poll reads queue.db
+            elif kind == "scene" and not kept.exists():
+                stash.gql(query, variables)  # the poll before it (scene_read removed it)
             started = time.perf_counter()
             stash.gql(query, variables)
             times[kind].append(time.perf_counter() - started)
@@ -76,6 +86,7 @@ def report(times: dict) -> dict:
         "median_ms": {k: round(v * 1000, 2) for k, v in med.items()},
         "samples": {k: len(v) for k, v in times.items()},
         "ratio scene / empty (goal <= 1.5)": round(med["scene"] / empty, 2),
+        "ratio scene_read / empty": round(med["scene_read"] / empty, 2),
         "ratio overview / empty": round(med["overview"] / empty, 2),
         "ratio (scene - graphql) / (empty - graphql)": round((med["scene"] - base) / max(empty - base, 1e-9), 2),
     }
@@ -131,8 +142,10 @@ def main() -> int:
         if panel.get("state") != "synced":
             print(f"the scene never became synced: {panel}")
             return 1
-        measure(stash, scene_id, 2)  # warm-up: bytecode caches, Stash's plugin cache
-        times = measure(stash, scene_id, opts.rounds)
+        data_dir = home / "plexsync"
+        time.sleep(view_cache.SETTLED_S)  # queue.db untouched since Sync All: readings are kept
+        measure(stash, scene_id, 2, data_dir)  # warm-up: bytecode caches, Stash's plugin cache
+        times = measure(stash, scene_id, opts.rounds, data_dir)
         summary = report(times)
         summary["panel_answer"] = {k: panel.get(k) for k in ("state", "item", "last_sync")}
         summary["PYTHONDONTWRITEBYTECODE"] = os.environ.get("PYTHONDONTWRITEBYTECODE")

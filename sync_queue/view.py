@@ -86,6 +86,14 @@ class QueueView:
         return {key: self._loads(value) for key, value in rows}
 
     # -- one scene ------------------------------------------------------------------------
+    def scene_rows(self, scene_id) -> dict:
+        """Everything queue.db knows about one scene, as plain JSON values."""
+        latest = self.latest(scene_id)
+        return {"latest": list(latest) if latest else None, "scheduled": self.scheduled(scene_id),
+                "dead": self.dead_letter(scene_id), "record": self.record(scene_id),
+                "skipped": self.skipped(scene_id), "plays": self.plays(scene_id),
+                "server": self.state().get("plex_server")}
+
     def latest(self, scene_id):
         """(seq, enqueued_at) of the newest job ever queued for the scene, or None."""
         return self._one("SELECT seq, enqueued_at FROM scene_latest WHERE scene_id = ?", str(scene_id))

@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 import time
 
-from hooks.lean_json import loads
+from hooks.lean_json import dumps, loads
 from hooks.ui import scene_state as states
-from sync_queue import inbox
-from sync_queue.view import DatabaseError, QueueView
+from sync_queue import inbox, view_cache
 
 FAILED_SHOWN = 50  # the page lists this many failed syncs; the count says how many there are
 
@@ -28,7 +27,11 @@ def answer(mode: str, args: dict, conn: dict, data_dir: str, now: float | None =
         if mode == "ui_scene":
             return scene_answer(data_dir, str(args.get("scene_id") or ""), conn, now, fresh)
         return overview_answer(data_dir, conn, now, fresh)
-    except DatabaseError as exc:  # Sync now's task repairs it (connect() does)
+    except Exception as exc:  # noqa: BLE001 - only a damaged or unreadable queue.db lands here
+        from sync_queue.view import DatabaseError
+        if not isinstance(exc, DatabaseError):
+            raise
+        # Sync now's task repairs it (sync_queue.store.connect() does)
         return {"state": "error", "line": damaged_line(data_dir, exc), "can_sync": True}
 
 
@@ -57,19 +60,15 @@ def scene_answer(data_dir: str, scene_id: str, conn: dict, now: float, fresh: bo
     setup = _setup(data_dir, conn, fresh)
     if setup is not None and setup["state"] != "ready":
         return setup
-    view = QueueView.open(data_dir, loads)
-    if view is None:  # PlexSync never ran here, or only a hook noted edits so far
+    rows = _scene_rows(data_dir, scene_id, now)
+    if rows is None:  # PlexSync never ran here, or only a hook noted edits so far
         return {**states.scene_state(latest=None, scheduled=[], dead=None, record=None,
                                      skipped=None, noted=_noted(data_dir, scene_id), now=now),
                 "scene_id": scene_id, "no_data": True}
-    with view:
-        record = view.record(scene_id)
-        facts = states.scene_state(
-            latest=view.latest(scene_id), scheduled=view.scheduled(scene_id),
-            dead=view.dead_letter(scene_id), record=record, skipped=view.skipped(scene_id),
-            noted=_noted(data_dir, scene_id), now=now)
-        server = view.state().get("plex_server")
-        plays = view.plays(scene_id)
+    record, server, plays = rows["record"], rows["server"], rows["plays"]
+    facts = states.scene_state(latest=rows["latest"], scheduled=rows["scheduled"],
+                               dead=rows["dead"], record=record, skipped=rows["skipped"],
+                               noted=_noted(data_dir, scene_id), now=now)
     facts["scene_id"] = scene_id
     if record:
         facts["item"] = {"rating_key": str(record.get("rating_key") or ""),
@@ -81,6 +80,26 @@ def scene_answer(data_dir: str, scene_id: str, conn: dict, now: float, fresh: bo
     if plays and plays.get("imported"):
         facts["plays"] = {"count": len(plays["imported"]), "last_at": max(plays["imported"])}
     return facts
+
+
+def _scene_rows(data_dir: str, scene_id: str, now: float) -> dict | None:
+    """queue.db's rows about the scene: from the panel's last reading while queue.db is
+    unchanged (sync_queue/view_cache.py), else read (and kept for the next poll)."""
+    current = view_cache.stamp(data_dir)
+    if current[0] is None:
+        return None
+    key = f"scene-{scene_id}"
+    rows = view_cache.load(data_dir, key, current, now, loads)
+    if rows is not None:
+        return rows
+    from sync_queue.view import QueueView  # loads SQLite: only when queue.db changed
+    view = QueueView.open(data_dir, loads)
+    if view is None:
+        return None
+    with view:
+        rows = view.scene_rows(scene_id)
+    view_cache.store(data_dir, key, current, now, rows, dumps)
+    return rows
 
 
 def open_in_plex(server: dict | None, rating_key) -> str | None:
@@ -105,6 +124,7 @@ def _noted(data_dir: str, scene_id: str) -> bool:
 
 def overview_answer(data_dir: str, conn: dict, now: float, fresh: bool = False) -> dict:
     setup = _setup(data_dir, conn, fresh) or {"state": "ready"}
+    from sync_queue.view import QueueView
     view = QueueView.open(data_dir, loads)
     if view is None:
         return {"setup": setup, "no_data": True, "queue": None, "failed": [], "failed_total": 0}

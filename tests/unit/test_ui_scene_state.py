@@ -9,7 +9,7 @@ import pytest
 
 from hooks.ui import scene_state as s
 from hooks.ui.reads import answer, open_in_plex
-from sync_queue import inbox
+from sync_queue import inbox, view_cache
 from sync_queue.dlq import DeadLetters
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
@@ -137,3 +137,36 @@ def test_inbox_note_makes_the_scene_waiting_before_any_queue_db(tmp_path):
     got = answer("ui_scene", {"scene_id": "9"}, {}, str(tmp_path))
     assert got["state"] == "waiting" and got["no_data"] is True
     assert not (tmp_path / "queue.db").exists()
+
+
+def test_an_open_panel_rereads_sqlite_only_after_queue_db_changed(tmp_path):
+    now = time.time()
+    with QueueStore(tmp_path) as store:
+        store.enqueue([{"scene_id": 7, "job_key": "k", "data": {}}])
+    records = SyncRecords(tmp_path)
+    records.put("7", {"rating_key": "42", "synced_at": now + 1, "plex_title": "First"})
+    later = now + 10  # queue.db settled: the reading is kept
+    assert answer("ui_scene", {"scene_id": "7"}, {}, str(tmp_path), now=later)["item"]["title"] == "First"
+    kept = tmp_path / view_cache.CACHE_DIR / "scene-7.json"
+    assert kept.is_file()
+    # the next poll takes the kept rows: proven by a reading only the cache holds
+    text = kept.read_text().replace('"First"', '"From the cache"')
+    kept.write_text(text)
+    assert answer("ui_scene", {"scene_id": "7"}, {}, str(tmp_path), now=later + 3)["item"]["title"] == "From the cache"
+    records.put("7", {"rating_key": "42", "synced_at": now + 2, "plex_title": "Second"})  # a commit
+    assert answer("ui_scene", {"scene_id": "7"}, {}, str(tmp_path), now=later + 6)["item"]["title"] == "Second"
+    # and never longer than KEEP_S
+    kept.write_text(kept.read_text().replace('"Second"', '"Stale"'))
+    assert answer("ui_scene", {"scene_id": "7"}, {}, str(tmp_path),
+                  now=later + 6 + view_cache.KEEP_S + 1)["item"]["title"] == "Second"
+
+
+def test_a_reading_of_a_file_still_changing_is_not_kept(tmp_path):
+    with QueueStore(tmp_path) as store:
+        store.enqueue([{"scene_id": 7, "job_key": "k", "data": {}}])
+    stamp = view_cache.stamp(tmp_path)
+    assert stamp[0] is not None
+    assert not view_cache.store(tmp_path, "scene-7", stamp, time.time(), {}, json.dumps)
+    assert view_cache.store(tmp_path, "scene-7", stamp, time.time() + view_cache.SETTLED_S + 1,
+                            {}, json.dumps)
+    assert view_cache.load(tmp_path, "scene-7", [None, None], time.time() + 3, json.loads) is None
