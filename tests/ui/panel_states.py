@@ -11,6 +11,7 @@ from pathlib import Path
 from sync_queue import inbox
 from sync_queue.dlq import DeadLetters
 from sync_queue.store import QueueStore, connect
+from tests.waiting import wait_until
 
 PANEL = '[data-testid="plexsync-scene-panel"]'
 
@@ -60,3 +61,12 @@ def dead_letter(data_dir: Path, scene_id: str, *, reason_code: str, reason: str,
                               reason=reason, error_class=error_class)
     finally:
         conn.close()
+
+
+def scene_reaches(stage, n: int, state: str, timeout: float = 60) -> dict:
+    """ui_scene (as the panel polls it) until clip n's scene is in `state`; its answer."""
+    def reached():
+        _, body = stage.operation({"mode": "ui_scene", "scene_id": stage.scene_id(n)})
+        answer = body["data"]["runPluginOperation"]
+        return answer if answer["state"] == state else None
+    return wait_until(reached, timeout, interval=0.3, what=f"scene {n} to be {state}")

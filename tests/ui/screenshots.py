@@ -20,8 +20,7 @@ from tests.real_stash.server import unavailable_reason
 from tests.ui.browser import (browser_unavailable_reason, by_testid, launch, open_in_app,
                               open_scene_panel)
 from tests.ui.conftest import PLEX_ROOT, clip_path, running_stage
-from tests.ui.panel_states import panel_in_state
-from tests.waiting import wait_until
+from tests.ui.panel_states import panel_in_state, scene_reaches
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNCED, FAILED = 0, 3
@@ -56,10 +55,8 @@ def prepare(stage) -> None:
         PLEX_ROOT + "/" + clip_path(stage.stash.media, FAILED).relative_to(stage.stash.media).as_posix()])
     for n in (SYNCED, FAILED):
         answer(stage, mode="ui_sync_now", scene_id=stage.scene_id(n))
-    wait_until(lambda: answer(stage, mode="ui_scene", scene_id=stage.scene_id(SYNCED))["state"] == "synced",
-               90, interval=0.5, what="the synced scene")
-    wait_until(lambda: answer(stage, mode="ui_scene", scene_id=stage.scene_id(FAILED))["state"] == "failed",
-               90, interval=0.5, what="the failed scene")
+    scene_reaches(stage, SYNCED, "synced", 90)
+    scene_reaches(stage, FAILED, "failed", 90)
     stage.plex.add_play(stage.rating_keys[SYNCED], viewed_at=int(time.time()) - 7200)
     stage.stash.wait_job(stage.stash.run_task("Import Plex plays"), 120)
     assert duplicate

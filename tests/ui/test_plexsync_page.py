@@ -9,7 +9,7 @@ import pytest
 
 from tests.ui.browser import by_testid, open_in_app, open_page, open_scene_panel
 from tests.ui.conftest import clip_path
-from tests.ui.panel_states import dead_letter, panel_in_state
+from tests.ui.panel_states import dead_letter, panel_in_state, scene_reaches
 from tests.waiting import wait_until
 
 PAGE = "/plugin/plexsync"
@@ -29,14 +29,6 @@ def sync_now(stage, n: int) -> dict:
     return body["data"]["runPluginOperation"]
 
 
-def wait_idle(stage, n: int, state: str, timeout: float = 60) -> dict:
-    def reached():
-        _, body = stage.operation({"mode": "ui_scene", "scene_id": stage.scene_id(n)})
-        answer = body["data"]["runPluginOperation"]
-        return answer if answer["state"] == state else None
-    return wait_until(reached, timeout, interval=0.3, what=f"scene {n} to be {state}")
-
-
 def duplicate_in_plex(stage, n: int) -> int:
     """A second Plex item holding clip n's file: PlexSync (strict) refuses to pick one."""
     path = clip_path(stage.stash.media, n).relative_to(stage.stash.media).as_posix()
@@ -45,7 +37,7 @@ def duplicate_in_plex(stage, n: int) -> int:
 
 def test_reached_from_settings_plugins_shows_queue_plex_and_last_run(stage, ui_page):
     sync_now(stage, 0)
-    wait_idle(stage, 0, "synced")
+    scene_reaches(stage, 0, "synced")
     open_page(ui_page, stage.stash.url, "/settings?tab=plugins", by_testid("plexsync-page-link"))
     ui_page.click(by_testid("plexsync-page-link"))
     ui_page.wait_for_url(f"**{PAGE}")
@@ -66,7 +58,7 @@ def test_retry_from_the_failed_list_sees_plex_as_it_is_now(stage, ui_page):
     duplicate = duplicate_in_plex(stage, 4)
     try:
         sync_now(stage, 4)
-        wait_idle(stage, 4, "failed")
+        scene_reaches(stage, 4, "failed")
         open_in_app(ui_page, stage.stash.url, PAGE, ROW)
         row = ui_page.locator(ROW)
         assert row.count() == 1 and "Stash clip 4" in row.inner_text()
@@ -77,7 +69,8 @@ def test_retry_from_the_failed_list_sees_plex_as_it_is_now(stage, ui_page):
     ui_page.click(f"{ROW} {by_testid('plexsync-retry')}")
     ui_page.wait_for_selector(ROW, state="detached", timeout=60_000)
     assert stage.plex_item(4)["title"] == "Stash clip 4"
-    assert "synced 1" in ui_page.inner_text(by_testid("plexsync-message"))
+    message = " ".join(ui_page.inner_text(by_testid("plexsync-message")).split())
+    assert message.startswith("Retry: Retry Failed Syncs") and "re-queued 1 failed syncs" in message
     open_scene_panel(ui_page, stage.stash.url, stage.scene_id(4))
     panel_in_state(ui_page, "synced")
 
@@ -87,7 +80,7 @@ def test_retry_all_and_delete(stage, ui_page):
     try:
         for n in (5, 6):
             sync_now(stage, n)
-            wait_idle(stage, n, "failed")
+            scene_reaches(stage, n, "failed")
     finally:
         for key in duplicates:
             stage.plex.remove_item(key)

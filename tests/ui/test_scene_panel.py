@@ -8,7 +8,8 @@ import pytest
 
 from tests.ui.browser import by_testid, open_scene_panel
 from tests.ui.conftest import NOT_IN_PLEX
-from tests.ui.panel_states import dead_letter, note_edit, panel_in_state, schedule_retry
+from tests.ui.panel_states import (dead_letter, note_edit, panel_in_state, scene_reaches,
+                                   schedule_retry)
 from tests.waiting import wait_until
 
 
@@ -118,8 +119,7 @@ def test_a_damaged_queue_file_is_one_readable_line(stage, ui_page):
 def test_plays_brought_from_plex_show_in_the_panel(stage, ui_page):
     status, body = stage.operation({"mode": "ui_sync_now", "scene_id": stage.scene_id(5)})
     assert status == 200 and body["data"]["runPluginOperation"]["queued"], body
-    wait_until(lambda: stage.plex_item(5)["title"] == "Stash clip 5", 60, interval=0.2,
-               what="the sync of clip 5")
+    scene_reaches(stage, 5, "synced")  # its sync record maps the scene to its Plex item
     stage.plex.add_play(stage.rating_keys[5], viewed_at=int(time.time()) - 3600)
     job = stage.stash.wait_job(stage.stash.run_task("Import Plex plays"), 120)
     assert job["status"] == "FINISHED", job
