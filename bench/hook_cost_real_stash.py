@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
 
@@ -228,22 +229,17 @@ def breakdown(home: Path, data_dir: Path, rounds: int) -> dict:
     return {name: round(median(values) * 1000, 2) for name, values in times.items()}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="single-edit rounds (>= 15)")
-    parser.add_argument("--bulk-rounds", type=int, default=5)
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    opts = parser.parse_args()
-    if not (STASH_DIR / "start-stash").is_file():
-        print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
-        return 2
-    work = Path(tempfile.mkdtemp(prefix="plexsync-hookcost-"))
+@contextmanager
+def stash_with_clips(prefix: str, count: int):
+    """The real Stash (Python path: this interpreter) on a free loopback port with `count`
+    clips scanned from a temporary MEDIA, and the Plex emulator; both stopped afterwards.
+    Yields (home, media, stash, plex, scenes sorted by path)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     home, media = work / "home", work / "media"
     media.mkdir(parents=True)
-    make_clips(media, SCENES)
-    port = free_port()
-    started = subprocess.run([str(STASH_DIR / "start-stash"), str(home), str(media), str(port)],
-                             capture_output=True, text=True, check=True).stdout.split()
+    make_clips(media, count)
+    started = subprocess.run([str(STASH_DIR / "start-stash"), str(home), str(media),
+                              str(free_port())], capture_output=True, text=True, check=True).stdout.split()
     stash_pid, stash = int(started[0]), Stash(started[1])
     plex = PlexEmulator(token="bench-plex-token").start()
     try:
@@ -253,7 +249,28 @@ def main() -> int:
                        ["metadataScan"])
         scenes = stash.gql("{ findScenes(filter: {per_page: -1, sort: \"path\"}) "
                            "{ scenes { id files { path } } } }")["findScenes"]["scenes"]
-        assert len(scenes) == SCENES, f"{len(scenes)} scenes scanned, not {SCENES}"
+        assert len(scenes) == count, f"{len(scenes)} scenes scanned, not {count}"
+        yield home, media, stash, plex, scenes
+    finally:
+        plex.stop()
+        subprocess.run([str(STASH_DIR / "stop-stash"), str(home)], capture_output=True)
+        try:
+            os.waitpid(stash_pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15, help="single-edit rounds (>= 15)")
+    parser.add_argument("--bulk-rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    opts = parser.parse_args()
+    if not (STASH_DIR / "start-stash").is_file():
+        print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
+        return 2
+    with stash_with_clips("plexsync-hookcost-", SCENES) as (home, media, stash, plex, scenes):
         movies = load_small_library(plex).sections["movies"]
         keys = {s["id"]: plex.add_item(movies, f"plex {s['id']}", files=[
             f"{MOVIES_LOCATION}/bench/{Path(s['files'][0]['path']).name}"]) for s in scenes}
@@ -285,14 +302,6 @@ def main() -> int:
         if opts.json:
             opts.json.write_text(json.dumps({**summary, "raw_s": result["times"]}, indent=2))
         return 0
-    finally:
-        plex.stop()
-        subprocess.run([str(STASH_DIR / "stop-stash"), str(home)], capture_output=True)
-        try:
-            os.waitpid(stash_pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _check_plex(plex, keys: dict, ids: list, result: dict) -> bool:

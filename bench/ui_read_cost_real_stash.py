@@ -31,10 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from statistics import median
@@ -42,10 +39,9 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hook_cost_real_stash import STASH_DIR, Stash, free_port, install, make_clips  # noqa: E402
+from bench.hook_cost_real_stash import STASH_DIR, Stash, install, stash_with_clips  # noqa: E402
 from sync_queue import view_cache  # noqa: E402
 from tests.emulators.plex_library import MOVIES_LOCATION, load_small_library  # noqa: E402
-from tests.emulators.plex_server import PlexEmulator  # noqa: E402
 
 SCENES = 20
 KINDS = ("graphql", "empty", "scene", "scene_read", "overview")
@@ -110,21 +106,7 @@ def main() -> int:
     if not (STASH_DIR / "start-stash").is_file():
         print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
         return 2
-    work = Path(tempfile.mkdtemp(prefix="plexsync-uicost-"))
-    home, media = work / "home", work / "media"
-    media.mkdir(parents=True)
-    make_clips(media, SCENES)
-    started = subprocess.run([str(STASH_DIR / "start-stash"), str(home), str(media),
-                              str(free_port())], capture_output=True, text=True, check=True).stdout.split()
-    stash_pid, stash = int(started[0]), Stash(started[1])
-    plex = PlexEmulator(token="bench-plex-token").start()
-    try:
-        stash.gql("mutation($p: String) { configureGeneral(input: {pythonPath: $p}) { pythonPath } }",
-                  {"p": sys.executable})
-        stash.wait_job(stash.gql(f'mutation {{ metadataScan(input: {{paths: ["{media}"]}}) }}')
-                       ["metadataScan"])
-        scenes = stash.gql("{ findScenes(filter: {per_page: -1, sort: \"path\"}) "
-                           "{ scenes { id files { path } } } }")["findScenes"]["scenes"]
+    with stash_with_clips("plexsync-uicost-", SCENES) as (home, media, stash, plex, scenes):
         movies = load_small_library(plex).sections["movies"]
         for s in scenes:
             plex.add_item(movies, f"plex {s['id']}",
@@ -156,14 +138,6 @@ def main() -> int:
         if opts.json:
             opts.json.write_text(json.dumps({**summary, "raw_s": times}, indent=2))
         return 0
-    finally:
-        plex.stop()
-        subprocess.run([str(STASH_DIR / "stop-stash"), str(home)], capture_output=True)
-        try:
-            os.waitpid(stash_pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ UI_PREFIX = "ui_"
 def check_mode(mode) -> str:
     """The mode if PlexSync has it; else one error naming every valid mode."""
     if mode not in MODES:
-        raise TaskError(f"unknown task mode {mode!r}; valid modes: {', '.join(MODES)}")
+        tasks = (m for m in MODES if not m.startswith(UI_PREFIX))  # the web UI's are not for people
+        raise TaskError(f"unknown task mode {mode!r}; valid modes: {', '.join(tasks)}")
     return mode
 
 
