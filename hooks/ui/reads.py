@@ -126,8 +126,11 @@ def overview_answer(data_dir: str, conn: dict, now: float, fresh: bool = False) 
     setup = _setup(data_dir, conn, fresh) or {"state": "ready"}
     from sync_queue.view import QueueView
     view = QueueView.open(data_dir, loads)
-    if view is None:
-        return {"setup": setup, "no_data": True, "queue": None, "failed": [], "failed_total": 0}
+    if view is None:  # no queue.db yet; hooks may have noted edits already
+        noted = len(inbox.pending(data_dir))
+        return {"setup": setup, "no_data": True, "failed": [], "failed_total": 0, "queue": {
+            "ready": noted, "inbox": noted, "in_flight": 0, "scheduled": 0, "next_due": None,
+            "dead_letters": 0, "dead_letters_by_reason": {}, "skipped": 0}}
     from sync_queue.lock import drain_lock_held  # the page only: the panel skips fcntl
     with view:
         queue, state = view.counts(), view.state()

@@ -55,6 +55,9 @@ def test_waiting_while_a_noted_edit_waits_for_the_drainer(stage, ui_page):
     panel_in_state(ui_page, "waiting")
     assert "Waiting to sync" in panel.inner_text()
     assert ui_page.locator(by_testid("plexsync-sync-now")).is_visible()
+    panel.get_by_text("PlexSync page").click()  # the way from a scene to the PlexSync page
+    ui_page.wait_for_selector(by_testid("plexsync-queue"), timeout=20_000)
+    assert ui_page.inner_text(f'{by_testid("plexsync-count-ready")} .plexsync-count-value') == "1"
 
 
 def test_retrying_shows_the_next_try_and_the_last_reason(stage, ui_page):

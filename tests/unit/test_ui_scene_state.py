@@ -136,6 +136,8 @@ def test_inbox_note_makes_the_scene_waiting_before_any_queue_db(tmp_path):
     inbox.write_edit(tmp_path, "0001-1-9.json", json.dumps({"scene_ids": ["9"]}).encode())
     got = answer("ui_scene", {"scene_id": "9"}, {}, str(tmp_path))
     assert got["state"] == "waiting" and got["no_data"] is True
+    overview = answer("ui_overview", {}, {}, str(tmp_path))
+    assert overview["no_data"] and overview["queue"]["ready"] == 1 and overview["failed"] == []
     assert not (tmp_path / "queue.db").exists()
 
 
