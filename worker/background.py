@@ -156,12 +156,22 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
 
 def import_plex_plays(cfg: Config, stash: StashClient, data_dir: Path) -> ImportReport | None:
     """The end of every background drain: bring new Plex plays to Stash (at most one history
-    request per 5 minutes). A failure here is logged and never fails the drain."""
+    request per 5 minutes; per 6 hours while Plex refuses it). A failure here is logged and
+    never fails the drain, nor puts a line in its summary."""
     try:
         report = import_if_due(cfg, stash, PlexClient(cfg, data_dir), data_dir)
-    except (PlexSyncError, StashError) as exc:
+    except (PlexSyncError, StashError) as exc:  # transient: asked again in 5 minutes
         log.warning(f"could not bring Plex plays into Stash this time: {exc}")
         return None
+    if report is not None and report.refused:
+        # Lasting: said once per cause (queue.db remembers it across drainers), then shown
+        # by Queue Status and Health Check until history answers again.
+        if report.refusal_is_news:
+            log.warning(report.refused)
+            leave_note(data_dir, report.refused)
+        return report
+    if report is not None and report.history_back:
+        log.info("Plex answers the play history again; plays are imported again")
     if report is not None and not report.skipped:
         log.info(report.line())
     return report

@@ -68,6 +68,12 @@ class PlexApp:
         self.machine_id = machine_id
         self.friendly_name = friendly_name
         self.started_at = state.now()
+        # Tokens of Plex Home / shared users: PMS lets them read the libraries shared with
+        # them, but the server's history (the dashboard) and metadata edits are the owner's:
+        # those answer 401 (python-plexapi #1506: history() -> "(401) unauthorized").
+        self.user_tokens: set[str] = set()
+        # False: a Plex Media Server too old for /status/sessions/history (answers 404).
+        self.has_history = True
         self._routes = [
             ("GET", r"/", self._root), ("GET", r"/identity", self._identity),
             ("GET", r"/library", self._library), ("GET", r"/library/sections", self._sections),
@@ -87,7 +93,10 @@ class PlexApp:
     def handle(self, req: Request) -> Response:
         token = req.headers.get("x-plex-token") or req.query.get("X-Plex-Token")
         if req.path != "/identity" and token != self.token:
-            return error(401)
+            if token not in self.user_tokens or not self._users_may(req):
+                return error(401)
+        if not self.has_history and req.path.startswith(plays.HISTORY_PREFIX):
+            return error(404)
         path_matched = False
         for method, pattern, handler in self._routes:
             m = pattern.match(req.path)
@@ -101,6 +110,12 @@ class PlexApp:
                     except UnknownKey as exc:
                         return error(404, str(exc.args[0]))
         return error(405 if path_matched else 404)
+
+    def _users_may(self, req: Request) -> bool:
+        """What a token that is not the owner's may do: read, and its own `/:/` actions."""
+        if req.path.startswith(plays.HISTORY_PREFIX):
+            return False
+        return req.method == "GET" or req.path.startswith("/:/")
 
     # ---- server ------------------------------------------------------------------------
     @_locked
