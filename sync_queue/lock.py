@@ -101,13 +101,13 @@ class DrainLock:
         self.release()
 
 
-def drain_lock_held(data_dir) -> bool:
-    """True if some process (this one included) holds the drain lock right now.
+def drain_lock_held(data_dir, name: str = LOCK_FILE) -> bool:
+    """True if some process (this one included) holds the drain lock (or the lock `name`) now.
 
     A probe has to take the lock for an instant; a drainer that starts in that instant retries
     for a moment (try_acquire(wait=...)) instead of concluding a real drainer is running.
     """
-    fd = _open(data_dir)
+    fd = _open(data_dir, name)
     try:
         if _try_lock(fd):
             _unlock(fd)

@@ -26,7 +26,7 @@ STATUS_READY = 1  # persist-queue AckStatus: inited 0, ready 1, unack 2, acked 5
 STATUS_UNACK = 2
 STATUS_ACKED = 5
 BUSY_TIMEOUT_S = 30.0  # a hook may wait this long behind a writer before giving up
-SCHEMA_VERSION = 2  # 2: owed_covers
+SCHEMA_VERSION = 3  # 2: owed_covers, 3: awaited_covers
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} (
@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS sync_records (
     scene_id TEXT PRIMARY KEY, record TEXT NOT NULL, synced_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS owed_covers (
     scene_id TEXT PRIMARY KEY, job TEXT NOT NULL, owed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS awaited_covers (
+    scene_id TEXT PRIMARY KEY, since REAL NOT NULL, asked INTEGER NOT NULL DEFAULT 0,
+    waiting INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS skipped_scenes (
     scene_id TEXT PRIMARY KEY, reason TEXT NOT NULL, skipped_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS plexsync_state (

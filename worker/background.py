@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-from hooks.drainer_launch import start_drainer_if_idle
+from hooks.drainer_launch import start_cover_watch, start_drainer_if_idle
 from hooks.errors import describe_failure
 from hooks.inbox_ingest import ingest_inbox
 from hooks.stash_api import StashClient, StashError, StashTooOld
@@ -40,6 +40,7 @@ from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, data_dir_for, parse_config
 from worker import waves
+from worker.cover_watch import should_watch
 from worker.covers import CoverFetcher
 from worker.drain_context import DrainContext, DrainSummary
 from worker.plays_import import ImportReport, import_if_due
@@ -151,6 +152,8 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
            else handed_over or ("asked to stop" if stopped_by_signal.is_set() else "idle"))
     done = summary.line() if summary and not summary.lock_busy else "nothing done"
     log.info(f"background sync stopped ({why}): {done}")
+    if worker.error is None and should_watch(data_dir):  # covers Stash may generate later
+        start_cover_watch(plugin_dir, data_dir, payload)
     return 0
 
 
