@@ -46,6 +46,11 @@ class AwaitedCovers:
     def count(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM awaited_covers").fetchone()[0]
 
+    def asking(self, max_asks: int) -> int:
+        """How many scenes Stash is still asked about."""
+        return self._conn.execute("SELECT COUNT(*) FROM awaited_covers WHERE waiting AND "
+                                  "asked < ?", (max_asks,)).fetchone()[0]
+
     def close(self) -> None:
         self._conn.close()
 

@@ -40,7 +40,7 @@ from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, data_dir_for, parse_config
 from worker import waves
-from worker.cover_watch import should_watch
+from worker import cover_watch
 from worker.covers import CoverFetcher
 from worker.drain_context import DrainContext, DrainSummary
 from worker.plays_import import ImportReport, import_if_due
@@ -152,8 +152,11 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
            else handed_over or ("asked to stop" if stopped_by_signal.is_set() else "idle"))
     done = summary.line() if summary and not summary.lock_busy else "nothing done"
     log.info(f"background sync stopped ({why}): {done}")
-    if worker.error is None and should_watch(data_dir):  # covers Stash may generate later
-        start_cover_watch(plugin_dir, data_dir, payload)
+    if worker.error is None:  # covers Stash generated since a sync met its placeholder
+        fresh = {k: v for k, v in payload.items() if k != "settings"}  # read afresh
+        cover_watch.after_drain(data_dir, stash,
+                                lambda: start_drainer_if_idle(plugin_dir, data_dir, fresh),
+                                lambda: start_cover_watch(plugin_dir, data_dir, payload))
     return 0
 
 

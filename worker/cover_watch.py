@@ -6,9 +6,9 @@ keep no poster until its next edit. Measured on the real Stash (v0.30.1): the ge
 stores the cover, moves the scene's `updated_at` (its screenshot URL's `?t=`), and from then
 `is_missing: "cover"` no longer lists the scene.
 
-So at the end of every background drain that leaves awaited covers (sync_queue.awaited_covers)
-the drainer starts this watcher, `python -m worker --watch-covers` (one at a time, by
-`covers.lock`; it loads neither plexapi nor anything of Plex). Every POLL_S it asks Stash ONE
+So at the end of a background drain within WINDOW_S of a sync that met the placeholder
+(sync_queue.awaited_covers) the drainer starts this watcher, `python -m worker --watch-covers`
+(one at a time, by `covers.lock`; it loads neither plexapi nor anything of Plex). Every POLL_S it asks Stash ONE
 small question (cover_state_document: which awaited scenes still lack a cover, and whether a
 Stash job runs). Scenes that have a cover now are noted in the inbox, as a hook notes an edit,
 and a drainer is started if none runs: that sync fetches the cover and uploads it; the
@@ -16,8 +16,8 @@ metadata is unchanged, so Plex gets no PUT. Nothing is sent to Plex while nothin
 
 Bounds: it watches WINDOW_S after the most recent placeholder sync, longer while Stash runs a
 job (until AFTER_JOB_S after the last one seen, at most CAP_S after that sync), and then
-exits. Later, the first question at the end of every background drain covers every awaited
-scene again, whatever its age. A scene handed to a sync MAX_ASKS times is asked no more
+exits. Later, every background drain asks that question once itself at its end, about every
+awaited scene whatever its age (no process is started for it). A scene handed to a sync MAX_ASKS times is asked no more
 (Stash calls it covered, yet served the placeholder); Sync All still brings it.
 """
 from __future__ import annotations
@@ -85,28 +85,38 @@ class WatchReport:
 
 
 # ---- the watch ------------------------------------------------------------------------------
-def should_watch(data_dir) -> bool:
-    """At the end of a drain: awaited covers to ask about, and no watcher already asking."""
+def after_drain(data_dir, stash: StashClient, start_drainer, start_watch, *,
+                clock=time.time) -> str:
+    """The end of every background drain. While the window of a recent placeholder sync is
+    open, make sure a watcher runs; otherwise ask Stash once, here (no process started)."""
     with AwaitedCovers(data_dir) as awaited:
-        if awaited.newest_since(MAX_ASKS) is None:
-            return False
-    return not drain_lock_held(data_dir, WATCH_LOCK)
+        newest = awaited.newest_since(MAX_ASKS)
+    if newest is None:
+        return "nothing awaited"
+    if clock() < newest + WINDOW_S:
+        if drain_lock_held(data_dir, WATCH_LOCK):
+            return "a watch runs"  # it reads the awaited rows at every question
+        start_watch()
+        return "watch started"
+    report = watch(data_dir, stash, start_drainer, clock=clock, once=True)
+    return f"asked Stash once: {report.handed_to_sync} cover(s) handed to a sync"
 
 
 def watch(data_dir, stash: StashClient, start_drainer, *, clock=time.time,
-          wait=threading.Event().wait, poll: float = POLL_S,
-          window: float = WINDOW_S) -> WatchReport:
-    """Ask until the window closes; `wait(seconds)` returns True when told to stop."""
+          wait=threading.Event().wait, poll: float = POLL_S, window: float = WINDOW_S,
+          once: bool = False) -> WatchReport:
+    """Ask until the window closes (`once`: one question); `wait(seconds)` returns True when
+    told to stop."""
     report = WatchReport()
     lock = DrainLock(data_dir, WATCH_LOCK)
     seen_newest = None
     while lock.try_acquire(wait=0):
         try:
             seen_newest = _ask_until_done(data_dir, stash, start_drainer, report, clock, wait,
-                                          poll, window)
+                                          poll, 0.0 if once else window, once)
         finally:
             lock.release()
-        if report.why != "window over":
+        if report.why != "window over" or once:
             return report
         with AwaitedCovers(data_dir) as awaited:  # a drain that found the lock taken a moment
             newest = awaited.newest_since(MAX_ASKS)  # ago relies on this watcher: look again
@@ -116,7 +126,7 @@ def watch(data_dir, stash: StashClient, start_drainer, *, clock=time.time,
     return report
 
 
-def _ask_until_done(data_dir, stash, start_drainer, report, clock, wait, poll, window):
+def _ask_until_done(data_dir, stash, start_drainer, report, clock, wait, poll, window, once):
     last_job_seen = None
     newest = None
     while True:
@@ -140,7 +150,7 @@ def _ask_until_done(data_dir, stash, start_drainer, report, clock, wait, poll, w
         if ready:
             _hand_to_sync(data_dir, ready, now, start_drainer)
             report.handed_to_sync += len(ready)
-        if now >= watch_ends_at(newest, last_job_seen, window=window):
+        if once or now >= watch_ends_at(newest, last_job_seen, window=window):
             report.why = "window over"
             return newest
         if wait(poll):

@@ -15,11 +15,12 @@ from hooks.stash_api import StashClient
 from sync_queue import inbox
 from sync_queue.awaited_covers import AwaitedCovers
 from sync_queue.records import SyncRecords
+from tests.e2e.test_tasks import task
 from tests.e2e_fixtures import Synced, wait_until
 from tests.emulators.plex_library import MULTI_FILES
 from tests.emulators.stash_state import make_png
 from tests.harness.fixtures import PLUGIN_ROOT
-from worker.cover_watch import MAX_ASKS, watch
+from worker.cover_watch import MAX_ASKS, WATCH_LOCK, WINDOW_S, after_drain, watch
 
 T = 1_750_000_000.0
 COVER = make_png("generated later")
@@ -98,6 +99,29 @@ def test_a_second_watcher_steps_aside(stash, awaited):
     assert report.questions == 0 and report.why == "another watcher asks"
 
 
+@pytest.mark.parametrize("since_ago, lock_held, outcome, watch_started, questions", [
+    (10, False, "watch started", True, 0),                 # within the window: a watcher asks
+    (10, True, "a watch runs", False, 0),                  # ... one at a time
+    (WINDOW_S + 1, False, "asked Stash once: 0 cover(s) handed to a sync", False, 1),
+])
+def test_a_drain_starts_a_watch_only_while_its_window_is_open(stash, awaited, since_ago,
+                                                              lock_held, outcome,
+                                                              watch_started, questions):
+    from sync_queue.lock import DrainLock
+    data_dir, _ = awaited                                # awaited since T
+    started = []
+    lock = DrainLock(data_dir, WATCH_LOCK)
+    if lock_held:
+        assert lock.try_acquire()
+    try:
+        said = after_drain(data_dir, StashClient(stash.url), lambda: pytest.fail("no cover yet"),
+                           lambda: started.append(True), clock=lambda: T + since_ago)
+    finally:
+        lock.release()
+    assert (said, bool(started)) == (outcome, watch_started)
+    assert len(stash.graphql_requests(operation_name="PlexSyncCoverState")) == questions
+
+
 # ---- end to end: the processes Stash's hook starts ----------------------------------------
 @pytest.fixture
 def watching(stash, stash_library, plex, plex_library, make_runner, tmp_path) -> Synced:
@@ -129,6 +153,9 @@ def sync_without_cover(synced: Synced) -> int:
 def test_the_generated_cover_reaches_plex_with_no_other_write(watching):
     synced = watching
     scene = sync_without_cover(synced)
+    row = next(line for line in task(synced, "queue_status").output.splitlines()
+               if "covers awaited" in line)
+    assert "1 scene(s) synced before Stash generated their cover; watching Stash" in row
     synced.plex.clear_log()
     wait_until(lambda: len(synced.stash.graphql_requests(operation_name="PlexSyncCoverState")) >= 3,
                20, what="three questions")
@@ -142,15 +169,16 @@ def test_the_generated_cover_reaches_plex_with_no_other_write(watching):
     assert synced.plex.count("PUT") == 0                # the metadata was already in Plex
     with AwaitedCovers(synced.data_dir) as rows:
         wait_until(lambda: rows.count() == 0, 10, what="the awaited cover to be paid")
+    assert "covers awaited" not in task(synced, "queue_status").output
     print(f"generated cover in Plex after {took:.2f} s (emulators, poll 0.5 s)")
 
 
 def test_a_cover_generated_after_the_watch_comes_with_the_next_drain(watching):
     synced = watching
-    synced.runner.env["PLEXSYNC_COVER_WATCH"] = "0"     # the watch closes after one question
+    synced.runner.env["PLEXSYNC_COVER_WATCH"] = "0"     # no watch: the drain asks once itself
     scene = sync_without_cover(synced)
-    wait_until(lambda: "cover watch ended (window over)" in synced.drainer_log(), 20,
-               what="the watch to end")
+    synced.wait_drainer_exit()
+    assert "cover watch" not in synced.drainer_log()    # no watcher process was started
     synced.stash.generate_cover(scene, COVER)          # hours later, say: nobody watches
     synced.edit(synced.library.scenes["part1"], details="Another edit, another drain")
     sha1 = hashlib.sha1(COVER).hexdigest()
