@@ -16,10 +16,9 @@ from sync_queue import inbox
 from sync_queue.awaited_covers import AwaitedCovers
 from sync_queue.records import SyncRecords
 from tests.e2e.test_tasks import task
-from tests.e2e_fixtures import Synced, wait_until
+from tests.e2e_fixtures import Synced, start_synced, stop_synced, wait_until
 from tests.emulators.plex_library import MULTI_FILES
 from tests.emulators.stash_state import make_png
-from tests.harness.fixtures import PLUGIN_ROOT
 from worker.cover_watch import MAX_ASKS, WATCH_LOCK, WINDOW_S, after_drain, watch
 
 T = 1_750_000_000.0
@@ -126,17 +125,10 @@ def test_a_drain_starts_a_watch_only_while_its_window_is_open(stash, awaited, si
 @pytest.fixture
 def watching(stash, stash_library, plex, plex_library, make_runner, tmp_path) -> Synced:
     """`synced` with a quick watch: a question every 0.5 s for 20 s."""
-    data_dir = tmp_path / "plexsync-data"
-    runner = make_runner(PLUGIN_ROOT, ("0.0.0.0", stash.port), session_cookie=stash.create_session(),
-                         env={"PLEXSYNC_DATA_DIR": str(data_dir), "PLEXSYNC_NEW_SCENE_DELAY": "0.3",
-                              "PLEXSYNC_COVER_POLL": "0.5", "PLEXSYNC_COVER_WATCH": "20"})
-    stash.hook_sink = runner.hook_sink
-    env = Synced(stash, plex, runner, data_dir, stash_library, plex_library)
-    env.configure()
+    env = start_synced(stash, stash_library, plex, plex_library, make_runner, tmp_path,
+                       extra_env={"PLEXSYNC_COVER_POLL": "0.5", "PLEXSYNC_COVER_WATCH": "20"})
     yield env
-    stash.hook_sink = None
-    env.kill_drainer()
-    env.kill_strays()
+    stop_synced(env)
 
 
 def sync_without_cover(synced: Synced) -> int:

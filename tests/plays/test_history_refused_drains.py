@@ -9,9 +9,8 @@ import pytest
 from sync_queue.plays import PlayImports
 from sync_queue.state import QueueState
 from tests.e2e.test_tasks import task
-from tests.e2e_fixtures import Synced, wait_until
+from tests.e2e_fixtures import Synced, start_synced, stop_synced, wait_until
 from tests.emulators.plex_library import PART_I_FILE
-from tests.harness.fixtures import PLUGIN_ROOT
 
 HISTORY = "/status/sessions/history"
 
@@ -19,17 +18,10 @@ HISTORY = "/status/sessions/history"
 @pytest.fixture
 def every_drain_asks(stash, stash_library, plex, plex_library, make_runner, tmp_path) -> Synced:
     """`synced`, with the plays pace at zero: every drain would ask Plex's history."""
-    data_dir = tmp_path / "plexsync-data"
-    runner = make_runner(PLUGIN_ROOT, ("0.0.0.0", stash.port), session_cookie=stash.create_session(),
-                         env={"PLEXSYNC_DATA_DIR": str(data_dir), "PLEXSYNC_NEW_SCENE_DELAY": "0.3",
-                              "PLEXSYNC_PLAYS_INTERVAL": "0"})
-    stash.hook_sink = runner.hook_sink
-    env = Synced(stash, plex, runner, data_dir, stash_library, plex_library)
-    env.configure()
+    env = start_synced(stash, stash_library, plex, plex_library, make_runner, tmp_path,
+                       extra_env={"PLEXSYNC_PLAYS_INTERVAL": "0"})
     yield env
-    stash.hook_sink = None
-    env.kill_drainer()
-    env.kill_strays()
+    stop_synced(env)
 
 
 def drain_after_edit(synced: Synced, title: str) -> None:
