@@ -130,6 +130,9 @@ def _ask_until_done(data_dir, stash, start_drainer, report, clock, wait, poll, w
     last_job_seen = None
     newest = None
     while True:
+        if not Path(data_dir, "queue.db").is_file():  # the data folder was removed: never
+            report.why = "data folder gone"           # bring it back by opening queue.db
+            return newest
         with AwaitedCovers(data_dir) as awaited:
             ids = awaited.to_check(MAX_ASKS, MAX_CHECKED)
             newest = awaited.newest_since(MAX_ASKS)
@@ -172,6 +175,8 @@ def _hand_to_sync(data_dir, scene_ids: list, now: float, start_drainer) -> None:
 
 def run_watch(payload: dict, plugin_dir: Path, data_dir: Path, stop: threading.Event) -> int:
     """`python -m worker --watch-covers`: the payload the drainer had, on stdin."""
+    if not Path(data_dir, "queue.db").is_file():
+        return 0  # removed since the drainer started us: nothing to watch, nothing to recreate
     install_file_logging(data_dir)
     stash = (StashClient.from_payload(payload["stash"]) if payload.get("stash")
              else StashClient.from_server_connection(payload.get("server_connection") or {}))
