@@ -65,12 +65,12 @@ def read_history(client, since: int | None = None, page_size: int = HISTORY_PAGE
             return entries, requests
 
 
-def check_history(client, account_id: int = OWNER_ACCOUNT_ID) -> int:
+def check_history(client, account_id: int = OWNER_ACCOUNT_ID) -> int | None:
     """Ask for no rows, only the count (Health Check): raises HistoryRefused when Plex
-    refuses the history; returns how many plays of the account Plex keeps."""
+    refuses the history; returns how many plays of the account Plex keeps, if it says."""
     root = _history_page(client, {"accountID": account_id, "X-Plex-Container-Start": 0,
                                   "X-Plex-Container-Size": 0})
-    return _int(root.attrib.get("totalSize")) or _int(root.attrib.get("size")) or 0
+    return _int(root.attrib.get("totalSize"))
 
 
 def _history_page(client, params: dict):

@@ -2,7 +2,8 @@
 
 PMS answers `/status/sessions/history/all` with 401 to a token that is not the server owner's
 (a Plex Home or shared user's: only the owner sees the server's dashboard and history) and
-with 404 on a server too old to have it. Neither changes by asking again in five minutes, so
+with 404 on a server too old to have it (a 401 counts only when the same token still reads
+the library: worker.plays_import asks; else the token is wrong, which the drain handles). Neither changes by asking again in five minutes, so
 such a refusal is remembered in queue.db (`sync_queue.plays`, value below) and history is asked
 again only after RETRY_REFUSED_S, or at once when the Plex token setting changed. A timeout
 or a 5xx is no refusal: it keeps the normal 5-minute pace of worker.plays_import.

@@ -96,6 +96,8 @@ def run_import(cfg: Config, stash: StashClient, plex, data_dir: Path, *, full: b
     try:
         _run(cfg, stash, plex, store, report, full, dry_run, reporter, clock)
     except HistoryRefused as exc:
+        if exc.status in (401, 403):
+            plex.ping()  # a token Plex refuses for everything is no history matter: raises
         refusal, report.refusal_is_news = refusals.after_refusal(
             store.refusal(), exc.status, cfg.token_fingerprint, clock())
         if not dry_run:

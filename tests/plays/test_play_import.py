@@ -251,3 +251,10 @@ def test_the_task_stops_with_the_refusal_and_dry_run_leaves_it_unrecorded(rig):
     rig.plex.has_history = False
     assert rig.run(dry_run=True).refused and PlayImports(rig.data_dir).refusal() is None
     assert rig.run().refused and PlayImports(rig.data_dir).refusal()["status"] == 404
+
+
+def test_a_token_plex_refuses_for_everything_is_no_history_refusal(rig):
+    from plex.errors import PlexAuthError
+    with pytest.raises(PlexAuthError):
+        rig.due(plex_token="no-such-token")
+    assert PlayImports(rig.data_dir).refusal() is None

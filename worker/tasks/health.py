@@ -104,7 +104,8 @@ def _history(env: TaskEnv, client: PlexClient) -> Check:
         store.clear_refusal()
     finally:
         store.close()
-    return Check(True, f"Plex play history readable ({plays} plays of the owner's account)")
+    kept = f" ({plays} plays of the owner's account)" if plays is not None else ""
+    return Check(True, f"Plex play history readable{kept}")
 
 
 def _libraries(env: TaskEnv, client: PlexClient) -> tuple[list[dict], list[Check]]:
