@@ -2,8 +2,9 @@
 
 Why an index: matching by file path is exact (titles and basenames are not), and a warm lookup
 costs no request at all. Why raw XML: plexapi builds a Python object per item and tag (the
-matching issue reports ~30 s for 50,000 items); reading a few large pages of
-/library/sections/{id}/all with an ElementTree parser target took 2.6-4 s against the emulator.
+matching issue reports ~30 s for 50,000 items); large pages of /library/sections/{id}/all,
+asking only for what the index reads and parsed by expat (plex/index_xml.py), are an order of
+magnitude cheaper (docs/performance.md, figure 4).
 Refresh is incremental: items newest-updated first until one is already known with the same
 updatedAt; when the section's item count still disagrees (items deleted), rebuild the section.
 """
