@@ -7,8 +7,9 @@ RUSAGE_SELF) is the index build's peak RSS and its CPU time is PlexSync's own wo
 includes the emulator rendering the XML pages (it shares the 2 cores); its share is reported.
 
 Floor: the same lean /all pages fetched by the same client, not parsed or stored (transfer plus
-the emulator's rendering). Baseline: the naive raw-XML dict index tests/plex/test_plex_emulator.py used
-to time (requests + ElementTree.fromstring + iterfind into a dict, no SQLite).
+the emulator's rendering). Baseline: the naive raw-XML dict index that
+tests/plex/test_plex_emulator.py used to time (requests + ElementTree.fromstring + iterfind
+into a dict, no SQLite; full pages, as it asked for them).
 Growth: per-item cost at each size, and the marginal cost per item between sizes (linear
 growth = a flat marginal cost); 4g compares the marginal cost of the 50k -> 200k items with
 that of the 10k -> 50k items (issue 19: linear, measured in the same run).

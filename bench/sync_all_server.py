@@ -76,7 +76,8 @@ def _stats(stash, plex, ids: list, keys: list, served_cpu: float) -> dict:
     for r in records:
         methods[r.method] = methods.get(r.method, 0) + 1
     return {"methods": methods,
-            "wrong": sum(1 for i, k in zip(ids, keys) if titles[k] != stash.state.scenes[i]["title"]),
+            "wrong": sum(1 for i, k in zip(ids, keys)
+                         if titles[k] != stash.state.scenes[i]["title"]),
             "max_in_flight": plex.max_in_flight,
             "covers": sum(1 for r in stash.http_log if r.path.endswith("/screenshot")),
             "stash_pages": len(stash.graphql_requests(contains="findScenes")),

@@ -32,7 +32,7 @@ def test_items_files_and_total():
     assert parse_body(body).total == 40
 
 
-@pytest.mark.parametrize("holder", ["Extras", "Related", "Hub"])
+@pytest.mark.parametrize("holder", ["Extras", "Related", "Hub", "SomethingNew"])
 def test_videos_nested_in_an_item_are_not_items_and_their_files_not_its_files(holder):
     trailer = video(900, "Trailer", ["/m/Trailers/t.mp4"], inner='<Genre tag="x"/>')
     nested = f'<{holder} size="2">{trailer}<{holder}>{video(901, "Deeper", ["/m/d.mp4"])}' \
@@ -40,6 +40,15 @@ def test_videos_nested_in_an_item_are_not_items_and_their_files_not_its_files(ho
     body = page(video(1, "Movie", ["/m/movie.mkv"], inner=nested), video(2, "Next", ["/m/n.mkv"]))
     assert items(body) == [("1", "Movie", 1700000000, ["/m/movie.mkv"]),
                            ("2", "Next", 1700000000, ["/m/n.mkv"])]
+
+
+def test_only_videos_directly_in_the_container_are_items():
+    meta = (f'<Meta><Type key="x"><Sort key="y"/></Type></Meta>'
+            f'<Directory>{video(5, "Dir")}</Directory>')
+    body = page(video(1, "One", ["/m/a.mkv"]))
+    body = body.replace(b'offset="0">', f'offset="0">{meta}'.encode())
+    assert items(body) == [("1", "One", 1700000000, ["/m/a.mkv"])]
+    assert parse_body(body).total == 1
 
 
 @pytest.mark.parametrize("raw_title, read_as", [

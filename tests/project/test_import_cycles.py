@@ -16,8 +16,8 @@ def module_name(file: Path) -> str:
 def import_graph() -> dict[str, set[str]]:
     """module -> the project modules it imports (`from a import b` counts a, and a.b when that
     is a module)."""
-    files = [f for entry in RUNTIME
-             for f in ([ROOT / entry] if (ROOT / entry).is_file() else (ROOT / entry).rglob("*.py"))]
+    paths = [ROOT / entry for entry in RUNTIME]
+    files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*.py"))]
     names = {module_name(f): f for f in files}
     graph = {}
     for name, file in names.items():
