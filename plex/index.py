@@ -209,7 +209,7 @@ class PathIndex:
             for table in ("meta", "sections", "items", "parts"):
                 self._db.execute(f"DELETE FROM {table}")
             for name in ("parts_by_path", "parts_by_base", "parts_by_item"):
-                self._db.execute(f"DROP INDEX {name}")
+                self._db.execute(f"DROP INDEX IF EXISTS {name}")  # another process may build too
         try:
             self.refresh(client, cfg)
         finally:  # a process that dies before this gets them back when index.db is opened

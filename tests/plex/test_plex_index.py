@@ -153,6 +153,27 @@ def test_index_pages_ask_plex_only_for_what_the_index_reads(plex, plex_library, 
     assert len(index.lookup(PART_I_FILE)) == 1
 
 
+def part_indexes(index) -> set:
+    return {row[1] for row in index._db.execute("PRAGMA index_list(parts)")}
+
+
+def test_a_build_leaves_the_lookup_indexes_in_place_even_when_it_fails(plex, plex_library,
+                                                                      tmp_path):
+    index = PathIndex(tmp_path)
+    expected = {"parts_by_path", "parts_by_base", "parts_by_item"}
+    assert part_indexes(index) == expected
+    cfg = settings(plex)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)  # built without them, then given them back
+    assert part_indexes(index) == expected
+    plan = index._db.execute("EXPLAIN QUERY PLAN SELECT * FROM parts WHERE path_key = ?",
+                             (PART_I_FILE,)).fetchall()
+    assert "parts_by_path" in str(plan)
+    bad = settings(plex, plex_libraries="Nope")
+    with pytest.raises(PlexSettingsError):
+        index.ensure(PlexClient(bad, tmp_path), bad)
+    assert part_indexes(index) == expected
+
+
 @pytest.mark.slow
 def test_50k_items_are_all_indexed_in_large_pages_and_matched(plex_empty, tmp_path):
     # Correctness at scale only: how fast this is lives in bench/index_build.py (figure 4).
