@@ -90,9 +90,11 @@ def run(quick: bool) -> Figure:
                 f"bare PathIndex.lookup {ms(r['lookup_s'])}")
     if 200_000 in marginals and 50_000 in marginals:
         ratio = marginals[200_000] / marginals[50_000]
+        cpu = {r["n"]: r["build_cpu_s"] / r["n"] for r in results}
         fig.add("4g growth: marginal us/item 50k->200k vs 10k->50k", f"{ratio:.2f}x",
                 f"<= {GOAL_LINEAR:g}x (linear)", ratio <= GOAL_LINEAR,
-                f"{marginals[200_000]:.1f} vs {marginals[50_000]:.1f} us/item")
+                f"{marginals[200_000]:.1f} vs {marginals[50_000]:.1f} us/item; PlexSync CPU "
+                f"per item at 200k {cpu[200_000] / cpu[50_000]:.2f}x the 50k one")
     big = results[-1]
     fig.add(f"4f emulator: generate {big['n'] // 1000}k items", secs(big["generated_s"]),
             "-", None, "(test harness cost, not PlexSync)")
