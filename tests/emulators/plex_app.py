@@ -131,9 +131,9 @@ class PlexApp:
         if q.get("limit"):
             items = items[:int(q["limit"])]
         page = items[start:] if size is None else items[start:start + size]
-        meta = q.get("includeMeta") == "1"
+        meta, guids = q.get("includeMeta") == "1", q.get("includeGuids") == "1"
         return xml_response(xml.section_items(self.state, section, page, start, len(items), meta,
-                                              *_exclusions(q)))
+                                              *_exclusions(q), guids=guids))
 
     @_locked
     def _collections(self, req, section_id):

@@ -83,8 +83,11 @@ def sections(items: list[Section]) -> str:
 
 def section_items(state: PlexState, section: Section, page: list[Item], offset: int,
                   total: int, meta: bool, exclude_elements=frozenset(),
-                  exclude_fields=frozenset()) -> str:
+                  exclude_fields=frozenset(), guids: bool = False) -> str:
+    """`guids`: the listing's includeGuids=1 (PMS lists an item's <Guid>s only when asked)."""
     exclude_fields = EXCLUDABLE_FIELDS & exclude_fields
+    if not guids:
+        exclude_elements = exclude_elements | {"Guid"}
     body = "".join(video(state, item, False, exclude_elements, exclude_fields) for item in page)
     if meta:
         body = _meta(section) + body
@@ -156,6 +159,8 @@ def video(state: PlexState, item: Item, full: bool, exclude_elements=frozenset()
     out.append(f' addedAt="{item.added_at}" updatedAt="{item.updated_at}">')
     if "Media" not in exclude_elements:
         out.extend(_media(item, exclude_elements, exclude_fields))
+    if item.guids and "Guid" not in exclude_elements:
+        out.extend(f'<Guid id="{esc(g)}"/>' for g in item.guids)
     thumbs = state.tag_thumbs
     for kind, names in item.tags.items():
         element = TAG_KINDS[kind][1]

@@ -158,6 +158,18 @@ def test_exclusions_leave_out_what_pms_leaves_out_and_ignore_the_rest(plex):
     assert no_media.find("Video/Media") is None
 
 
+def test_guids_are_listed_only_when_asked_and_always_in_metadata(plex, plex_api):
+    rk = plex.add_item(1, "Matched", files=["/data/movies/matched.mkv"],
+                       guids=["imdb://tt0000001", "tmdb://42"])
+    listed = lambda **q: xml_of(raw(plex, "/library/sections/1/all", title="Matched", **q))
+    assert listed().findall("Video/Guid") == listed(includeGuids=0).findall("Video/Guid") == []
+    assert [g.get("id") for g in listed(includeGuids=1).findall("Video/Guid")] == [
+        "imdb://tt0000001", "tmdb://42"]
+    assert len(xml_of(raw(plex, f"/library/metadata/{rk}")).findall("Video/Guid")) == 2
+    assert [g.id for g in plex_api.library.section("Movies").get("Matched").guids] == [
+        "imdb://tt0000001", "tmdb://42"]  # plexapi's search sends includeGuids=1
+
+
 def test_editing_tags_of_a_list_object_loses_the_rest(plex, plex_api):
     """The trap the truncation exists for: addGenre on a list object rewrites 2 + 1 genres."""
     partial = plex_api.library.section("Movies").get("Rich Tags")

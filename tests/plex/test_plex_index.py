@@ -133,6 +133,7 @@ def test_large_section_is_read_in_large_pages(plex_empty, tmp_path):
 
 
 def test_index_pages_ask_plex_only_for_what_the_index_reads(plex, plex_library, tmp_path):
+    plex.set_item(plex_library.keys["part1"], guids=["imdb://tt0000001"], lock=False)
     cfg = settings(plex)
     index = PathIndex(tmp_path)
     index.ensure(PlexClient(cfg, tmp_path), cfg)
@@ -147,6 +148,7 @@ def test_index_pages_ask_plex_only_for_what_the_index_reads(plex, plex_library, 
     # What Plex answers that request holds no tag and no summary, and every file.
     answer = xml_of(raw(plex, "/library/sections/1/all", **pages[0].query))
     assert answer.findall("Video/Genre") == answer.findall("Video/Role") == []
+    assert answer.findall("Video/Guid") == []
     assert all(v.get("summary") is None for v in answer.iter("Video"))
     files = {p.get("file") for p in answer.findall("Video/Media/Part")}
     assert files >= {PART_I_FILE, PART_II_FILE, *MULTI_FILES}
