@@ -146,8 +146,9 @@ class PlexApp:
         if q.get("limit"):
             items = items[:int(q["limit"])]
         page = items[start:] if size is None else items[start:start + size]
-        meta = q.get("includeMeta") == "1"
-        return xml_response(xml.section_items(self.state, section, page, start, len(items), meta))
+        meta, guids = q.get("includeMeta") == "1", q.get("includeGuids") == "1"
+        return xml_response(xml.section_items(self.state, section, page, start, len(items), meta,
+                                              *_exclusions(q), guids=guids))
 
     @_locked
     def _collections(self, req, section_id):
@@ -164,10 +165,8 @@ class PlexApp:
             return error(404, f"no item {keys}")
         start, size = _paging(req)
         page = items[start:] if size is None else items[start:start + size]
-        excl_elements = frozenset(filter(None, req.query.get("excludeElements", "").split(",")))
-        excl_fields = frozenset(filter(None, req.query.get("excludeFields", "").split(",")))
-        return xml_response(xml.metadata(self.state, page, start, len(items), excl_elements,
-                                         excl_fields))
+        return xml_response(xml.metadata(self.state, page, start, len(items),
+                                         *_exclusions(req.query)))
 
     # ---- edits -------------------------------------------------------------------------
     @_locked
@@ -277,6 +276,13 @@ def _paging(req: Request) -> tuple[int, int | None]:
     if start < 0 or (size is not None and size < 0):
         raise ValueError("negative X-Plex-Container-Start/Size")
     return start, size
+
+
+def _exclusions(query: dict) -> tuple[frozenset, frozenset]:
+    """`excludeElements` and `excludeFields`: comma-separated names, on listings and
+    metadata alike (plex_xml decides which of them PMS honours)."""
+    return tuple(frozenset(filter(None, query.get(name, "").split(",")))
+                 for name in ("excludeElements", "excludeFields"))
 
 
 _RANGE = re.compile(r"^(addedAt|updatedAt)(>>|<<)$")
