@@ -130,6 +130,7 @@ def _wait_drainer_exit(data_dir: Path, timeout: float = 10.0) -> None:
 
 def _stop_drainer(data_dir: Path) -> None:
     _wait_drainer_exit(data_dir)
+    _wait_process_exit(lock_holder_pid(data_dir))  # it still imports plays after the lock
     # The cover watch a drain may leave (scenes synced without a cover) and the drainer.
     for lock in (WATCH_LOCK, LOCK_FILE):
         pid = lock_holder_pid(data_dir, lock) if drain_lock_held(data_dir, lock) else None
@@ -138,6 +139,16 @@ def _stop_drainer(data_dir: Path) -> None:
             deadline = time.monotonic() + 5.0  # its files must be closed before the folder goes
             while drain_lock_held(data_dir, lock) and time.monotonic() < deadline:
                 time.sleep(0.1)
+
+
+def _wait_process_exit(pid: int | None, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid and pid != os.getpid() and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:  # gone (or never ours)
+            return
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":
