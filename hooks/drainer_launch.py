@@ -23,19 +23,28 @@ def start_drainer_if_idle(plugin_dir, data_dir, payload) -> bool:
     """
     if drain_lock_held(data_dir):
         return False
+    _start_worker("--background", plugin_dir, data_dir, payload)
+    return True
+
+
+def start_cover_watch(plugin_dir, data_dir, payload) -> None:
+    """Start `python -m worker --watch-covers` (worker/cover_watch.py), detached like a drainer."""
+    _start_worker("--watch-covers", plugin_dir, data_dir, payload)
+
+
+def _start_worker(flag: str, plugin_dir, data_dir, payload) -> None:
     if isinstance(payload, dict):
         from hooks.lean_json import dumps
         payload = dumps(payload).encode()
     env = dict(os.environ, PLEXSYNC_DATA_DIR=os.fspath(data_dir))
-    argv = [sys.executable, "-m", "worker", "--background"]
+    argv = [sys.executable, "-m", "worker", flag]
     if os.name != "nt" and hasattr(os, "posix_spawn"):
         try:
             _spawn_posix(argv, os.fspath(plugin_dir), env, payload)
-            return True
+            return
         except (NotImplementedError, OSError):  # no POSIX_SPAWN_SETSID here: the slow road
             pass
     _spawn_subprocess(argv, os.fspath(plugin_dir), env, payload)
-    return True
 
 
 def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes) -> None:

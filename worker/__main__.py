@@ -1,4 +1,5 @@
-"""`python -m worker --background`: the detached drainer the hook starts (worker.background).
+"""`python -m worker --background`: the detached drainer the hook starts (worker.background);
+`python -m worker --watch-covers`: the cover watch a drainer starts (worker.cover_watch).
 
 The hook needs only the standard library, so a Stash whose Python lacks plexapi & co. still
 queues edits; the drainer is the first to notice. Nobody reads its stderr, so the missing
@@ -23,6 +24,9 @@ except MissingDependency as missing:
         str(missing), errors=True)
     sys.exit(1)
 
-from worker.background import main  # noqa: E402 - only once its packages are known to import
+if "--watch-covers" in sys.argv[1:]:  # worker/cover_watch.py: no plexapi, nothing of Plex
+    from worker.cover_watch import main  # noqa: E402
+else:
+    from worker.background import main  # noqa: E402 - only once its packages are known to import
 
 sys.exit(main())
