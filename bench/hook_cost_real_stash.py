@@ -229,11 +229,21 @@ def breakdown(home: Path, data_dir: Path, rounds: int) -> dict:
     return {name: round(median(values) * 1000, 2) for name, values in times.items()}
 
 
+def no_real_stash() -> bool:
+    """True (and says where it was looked for) when ../shared/stash-server is absent."""
+    if (STASH_DIR / "start-stash").is_file():
+        return False
+    print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
+    return True
+
+
 @contextmanager
 def stash_with_clips(prefix: str, count: int):
     """The real Stash (Python path: this interpreter) on a free loopback port with `count`
-    clips scanned from a temporary MEDIA, and the Plex emulator; both stopped afterwards.
-    Yields (home, media, stash, plex, scenes sorted by path)."""
+    clips scanned from a temporary MEDIA, the Plex emulator holding one item per clip, and
+    PlexSync plus the empty Python plugin installed (plugins/ + reloadPlugins) and set up;
+    everything stopped afterwards. Yields (home, stash, plex, scenes sorted by path,
+    {scene id: ratingKey})."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     home, media = work / "home", work / "media"
     media.mkdir(parents=True)
@@ -250,7 +260,16 @@ def stash_with_clips(prefix: str, count: int):
         scenes = stash.gql("{ findScenes(filter: {per_page: -1, sort: \"path\"}) "
                            "{ scenes { id files { path } } } }")["findScenes"]["scenes"]
         assert len(scenes) == count, f"{len(scenes)} scenes scanned, not {count}"
-        yield home, media, stash, plex, scenes
+        movies = load_small_library(plex).sections["movies"]
+        keys = {s["id"]: plex.add_item(movies, f"plex {s['id']}", files=[
+            f"{MOVIES_LOCATION}/bench/{Path(s['files'][0]['path']).name}"]) for s in scenes}
+        install(home)
+        stash.gql("mutation { reloadPlugins }")
+        stash.gql("mutation($i: Map!) { configurePlugin(plugin_id: \"PlexSync\", input: $i) }",
+                  {"i": {"plex_url": plex.url, "plex_token": plex.token,
+                         "path_map": f"{media} => {MOVIES_LOCATION}/bench",
+                         "trigger_plex_scan": False}})
+        yield home, stash, plex, scenes, keys
     finally:
         plex.stop()
         subprocess.run([str(STASH_DIR / "stop-stash"), str(home)], capture_output=True)
@@ -267,19 +286,9 @@ def main() -> int:
     parser.add_argument("--bulk-rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results here")
     opts = parser.parse_args()
-    if not (STASH_DIR / "start-stash").is_file():
-        print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
+    if no_real_stash():
         return 2
-    with stash_with_clips("plexsync-hookcost-", SCENES) as (home, media, stash, plex, scenes):
-        movies = load_small_library(plex).sections["movies"]
-        keys = {s["id"]: plex.add_item(movies, f"plex {s['id']}", files=[
-            f"{MOVIES_LOCATION}/bench/{Path(s['files'][0]['path']).name}"]) for s in scenes}
-        install(home)
-        stash.gql("mutation { reloadPlugins }")
-        stash.gql("mutation($i: Map!) { configurePlugin(plugin_id: \"PlexSync\", input: $i) }",
-                  {"i": {"plex_url": plex.url, "plex_token": plex.token,
-                         "path_map": f"{media} => {MOVIES_LOCATION}/bench",
-                         "trigger_plex_scan": False}})
+    with stash_with_clips("plexsync-hookcost-", SCENES) as (home, stash, plex, scenes, keys):
         data_dir = home / "plexsync"  # <Stash config folder>/plexsync, where PlexSync keeps it
         ids = [s["id"] for s in scenes]
         result = measure(stash, ids, data_dir, opts.rounds, opts.bulk_rounds)

@@ -39,9 +39,8 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hook_cost_real_stash import STASH_DIR, Stash, install, stash_with_clips  # noqa: E402
+from bench.hook_cost_real_stash import Stash, no_real_stash, stash_with_clips  # noqa: E402
 from sync_queue import view_cache  # noqa: E402
-from tests.emulators.plex_library import MOVIES_LOCATION, load_small_library  # noqa: E402
 
 SCENES = 20
 KINDS = ("graphql", "empty", "scene", "scene_read", "overview")
@@ -103,20 +102,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=31)
     parser.add_argument("--json", type=Path, help="also write the results here")
     opts = parser.parse_args()
-    if not (STASH_DIR / "start-stash").is_file():
-        print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
+    if no_real_stash():
         return 2
-    with stash_with_clips("plexsync-uicost-", SCENES) as (home, media, stash, plex, scenes):
-        movies = load_small_library(plex).sections["movies"]
-        for s in scenes:
-            plex.add_item(movies, f"plex {s['id']}",
-                          files=[f"{MOVIES_LOCATION}/bench/{Path(s['files'][0]['path']).name}"])
-        install(home)  # PlexSync and the empty Python plugin (which answers operations too)
-        stash.gql("mutation { reloadPlugins }")
-        stash.gql("mutation($i: Map!) { configurePlugin(plugin_id: \"PlexSync\", input: $i) }",
-                  {"i": {"plex_url": plex.url, "plex_token": plex.token,
-                         "path_map": f"{media} => {MOVIES_LOCATION}/bench",
-                         "trigger_plex_scan": False}})
+    with stash_with_clips("plexsync-uicost-", SCENES) as (home, stash, _, scenes, _):
         stash.wait_job(stash.gql('mutation { runPluginTask(plugin_id: "PlexSync", '
                                  'task_name: "Sync All") }')["runPluginTask"])
         scene_id = scenes[0]["id"]
