@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hook_cost_real_stash import Stash, no_real_stash, stash_with_clips  # noqa: E402
-from sync_queue import view_cache  # noqa: E402
+from sync_queue.view import cache as view_cache  # noqa: E402
 
 SCENES = 20
 KINDS = ("graphql", "empty", "scene", "scene_read", "overview")

@@ -21,7 +21,7 @@ from pathlib import Path
 # are imported here under their old names for the modules that take them from store.
 from sync_queue.job_rows import (QUEUE_TABLE, STATUS_READY, immediate, insert_ready,
                                  insert_scheduled, scene_key)
-from sync_queue.view import queue_counts
+from sync_queue.view.rows import queue_counts
 
 QUEUE_DB = "queue.db"
 STATUS_UNACK = 2

@@ -13,7 +13,8 @@ import time
 
 from hooks.lean_json import dumps, loads
 from hooks.ui import scene_state as states
-from sync_queue import inbox, view_cache
+from sync_queue import inbox
+from sync_queue.view import cache as view_cache
 
 FAILED_SHOWN = 50  # the page lists this many failed syncs; the count says how many there are
 
@@ -28,7 +29,7 @@ def answer(mode: str, args: dict, conn: dict, data_dir: str, now: float | None =
             return scene_answer(data_dir, str(args.get("scene_id") or ""), conn, now, fresh)
         return overview_answer(data_dir, conn, now, fresh)
     except Exception as exc:  # noqa: BLE001 - only a damaged or unreadable queue.db lands here
-        from sync_queue.view import DatabaseError
+        from sync_queue.view.rows import DatabaseError
         if not isinstance(exc, DatabaseError):
             raise
         # Sync now's task repairs it (sync_queue.store.connect() does)
@@ -84,7 +85,7 @@ def scene_answer(data_dir: str, scene_id: str, conn: dict, now: float, fresh: bo
 
 def _scene_rows(data_dir: str, scene_id: str, now: float) -> dict | None:
     """queue.db's rows about the scene: from the panel's last reading while queue.db is
-    unchanged (sync_queue/view_cache.py), else read (and kept for the next poll)."""
+    unchanged (sync_queue/view/cache.py), else read (and kept for the next poll)."""
     current = view_cache.stamp(data_dir)
     if current[0] is None:
         return None
@@ -92,7 +93,7 @@ def _scene_rows(data_dir: str, scene_id: str, now: float) -> dict | None:
     rows = view_cache.load(data_dir, key, current, now, loads)
     if rows is not None:
         return rows
-    from sync_queue.view import QueueView  # loads SQLite: only when queue.db changed
+    from sync_queue.view.rows import QueueView  # loads SQLite: only when queue.db changed
     view = QueueView.open(data_dir, loads)
     if view is None:
         return None
@@ -124,7 +125,7 @@ def _noted(data_dir: str, scene_id: str) -> bool:
 
 def overview_answer(data_dir: str, conn: dict, now: float, fresh: bool = False) -> dict:
     setup = _setup(data_dir, conn, fresh) or {"state": "ready"}
-    from sync_queue.view import QueueView
+    from sync_queue.view.rows import QueueView
     view = QueueView.open(data_dir, loads)
     if view is None:  # no queue.db yet; hooks may have noted edits already
         noted = len(inbox.pending(data_dir))

@@ -35,7 +35,7 @@ def scene_state(*, latest, scheduled: list, dead, record: dict | None, skipped: 
     """The scene's state and the facts the panel shows for it.
 
     latest: (seq, enqueued_at) of the scene's newest job or None; scheduled: its scheduled
-    jobs (dicts, newest first); dead: its newest dead letter (sync_queue/view.py) or None;
+    jobs (dicts, newest first); dead: its newest dead letter (sync_queue/view/rows.py) or None;
     noted: an inbox file
     names it (a hook or Sync now, not read by a drainer yet)."""
     seq, enqueued_at = latest or (None, 0.0)

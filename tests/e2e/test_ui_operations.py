@@ -9,6 +9,7 @@ import sys
 import time
 
 from hooks.ui import READ_MODES
+from sync_queue.view import cache as view_cache
 from tests.e2e_fixtures import PROOF_PLEX_TOKEN, PROOF_STASH_API_KEY
 from tests.emulators.plex_library import PART_I_FILE
 from tests.stash.test_hook_path_imports import HEAVY, _imported
@@ -113,9 +114,15 @@ def test_read_modes_load_no_site_packages_and_no_worker(synced, project_root):
     env["PLEXSYNC_DATA_DIR"] = str(synced.data_dir)
     request = json.dumps({"server_connection": synced.server_connection(),
                           "args": {"mode": "ui_scene", "scene_id": str(synced.library.scenes["part1"])}})
-    names, out, err = _imported([sys.executable, "-S", str(project_root / "PlexSync.py")],
-                                request.encode(), project_root, env)
+    quiet(synced.plex)  # the drainer is done with queue.db
+    time.sleep(view_cache.SETTLED_S)
+    argv = [sys.executable, "-S", str(project_root / "PlexSync.py")]
+    names, out, err = _imported(argv, request.encode(), project_root, env)
     assert json.loads(out)["output"]["state"] == "synced", (out, err)
+    assert "_sqlite3" in names  # the first poll reads queue.db ...
+    again, out_again, _ = _imported(argv, request.encode(), project_root, env)
+    assert "_sqlite3" not in again  # ... the next one, nothing having changed, reuses it
+    assert json.loads(out_again) == json.loads(out)
     assert not {n for n in names if n.split(".")[0] in HEAVY + ("worker", "plex", "site")}
     # no client for Stash or Plex is even loaded (pathlib brings urllib.parse, nothing more)
     assert not {n for n in names if n in ("urllib.request", "http.client", "socket")}

@@ -9,7 +9,8 @@ import pytest
 
 from hooks.ui import scene_state as s
 from hooks.ui.reads import answer, open_in_plex
-from sync_queue import inbox, view_cache
+from sync_queue import inbox
+from sync_queue.view import cache as view_cache
 from sync_queue.dlq import DeadLetters
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
@@ -19,7 +20,7 @@ NOW = 1_700_000_000.0
 
 
 def dead(seq: int, code: str = "not_found") -> dict:
-    """A dead letter as sync_queue/view.py reads it."""
+    """A dead letter as sync_queue/view/rows.py reads it."""
     return {"id": 1, "scene_id": "7", "title": "t", "reason_code": code, "reason": "why",
             "error_class": "ItemNotFound", "candidates": [], "attempts": 3,
             "first_failure": NOW - 90, "last_failure": NOW - 60,
