@@ -45,8 +45,7 @@
     var errors = (body && body.errors) || [];
     var text = errors.map(function (e) { return (e && e.message) || String(e); }).join("; ");
     if (/Cannot query field ["']runPluginOperation["'] on type ["']Mutation["']/.test(text)) {
-      return "PlexSync's panel needs Stash " + MIN_STASH + " or newer (this Stash cannot run " +
-        "plugin operations). Syncing and PlexSync's tasks work as before: Settings → Tasks.";
+      return VERSION_LINE;
     }
     if (status === 401 || status === 403) {
       return "Stash asked for a login (its password / API key protection is on) and this " +
@@ -63,14 +62,43 @@
     return "PlexSync gave no answer; reload the page.";
   }
 
-  function call(args) {
-    var options = {
+  function post(query, variables) {
+    return fetch(graphqlURL(), {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ query: OPERATION, variables: { args: args } })
-    };
-    return fetch(graphqlURL(), options).then(function (response) {
+      body: JSON.stringify({ query: query, variables: variables || {} })
+    });
+  }
+
+  // Does this Stash have runPluginOperation (v0.25+)? Asked once per page load with a query
+  // every version answers (HTTP 200): sending the mutation to a Stash without it would be
+  // refused with an HTTP error, which the browser logs in its console on every poll.
+  var MUTATIONS = "{ __type(name: \"Mutation\") { fields { name } } }";
+  var VERSION_LINE = "PlexSync's panel needs Stash " + MIN_STASH + " or newer (this Stash " +
+    "cannot run plugin operations). Syncing and PlexSync's tasks work as before: Settings → Tasks.";
+  function hasOperation(body) {
+    var fields = body && body.data && body.data.__type && body.data.__type.fields;
+    if (!fields) return true; // cannot tell (introspection off): try, and read the answer
+    return fields.some(function (f) { return f && f.name === "runPluginOperation"; });
+  }
+  var support = null;
+  function supported() {
+    if (!support) {
+      support = post(MUTATIONS).then(function (r) { return r.ok ? r.json() : null; })
+        .then(hasOperation, function () { support = null; return true; });
+    }
+    return support;
+  }
+
+  function call(args) {
+    return supported().then(function (ok) {
+      return ok ? operation(args) : { line: VERSION_LINE, final: true };
+    });
+  }
+
+  function operation(args) {
+    return post(OPERATION, { args: args }).then(function (response) {
       return response.text().then(function (raw) {
         var body = null;
         try { body = raw ? JSON.parse(raw) : null; } catch (e) { body = null; }
@@ -87,7 +115,8 @@
   }
 
   // For the Connect card (hooks/ui/plexsync_connect.js) and the tests.
-  window.PlexSyncUI = { call: call, describeFailure: describeFailure, operation: OPERATION };
+  window.PlexSyncUI = { call: call, describeFailure: describeFailure, hasOperation: hasOperation,
+    operation: OPERATION, mutations: MUTATIONS };
 
   // ---- small helpers ----------------------------------------------------------------------
   function icon(name, className) {
@@ -158,9 +187,13 @@
         first = false;
         Promise.resolve(isFirst).then(load).then(function (answer) {
           if (live) setResult(answer || { line: "PlexSync gave no answer; reload the page." });
+          return answer;
         }, function (error) {
           if (live) setResult({ line: "PlexSync: " + ((error && error.message) || error) });
-        }).then(function () { if (live) timer = setTimeout(run, POLL_MS); });
+        }).then(function (answer) {
+          // a final answer (a Stash too old for plugin operations) will not change: stop
+          if (live && !(answer && answer.final)) timer = setTimeout(run, POLL_MS);
+        });
         timer = -1; // a call in flight: visibilitychange must not start a second loop
       }
       function onVisible() {

@@ -9,7 +9,7 @@ import stat
 import sys
 
 import pytest
-from graphql import parse, validate
+from graphql import graphql_sync, parse, validate
 
 from tests.real_stash.server import SHARED
 from tests.stash.test_stash_schema_conformance import load_real_schema
@@ -105,21 +105,45 @@ def test_a_python_that_does_not_start_is_one_line_in_the_panel(ui_stage, ui_page
 
 
 def test_stash_without_run_plugin_operation_is_told_which_version_is_needed(ui_stage, ui_page):
-    """Only v0.30 runs here, so the v0.24 answer is built from real parts: v0.24.3's schema
-    refuses the panel's very document (graphql-core), and the real Stash (gqlgen's wording)
-    shows how it answers a mutation it does not have (status, body)."""
-    open_page(ui_page, ui_stage.stash.url, "/scenes", ".scene-card")
-    document = ui_page.evaluate("() => window.PlexSyncUI.operation")
+    """Only v0.30 runs here, so v0.24 is built from real parts: the panel first asks Stash
+    which mutations it has; Stash v0.24.3's schema (graphql-core over ../shared's schema files)
+    gives the answer a v0.24 Stash gives, which the browser is handed in place of this one's.
+    The panel then says which version it needs, asks nothing more, and logs nothing."""
     if not V024_SCHEMA.exists():
         pytest.skip(f"Stash's v0.24.3 schema is not at {V024_SCHEMA} (../shared absent)")
+    ui_stage.reset()
+    open_page(ui_page, ui_stage.stash.url, "/scenes", ".scene-card")
+    mutations = ui_page.evaluate("() => window.PlexSyncUI.mutations")
+    as_v030 = ui_stage.stash.post(mutations)
+    assert as_v030[0] == 200 and ui_page.evaluate("(b) => window.PlexSyncUI.hasOperation(b)", as_v030[1])
+    as_v024 = graphql_sync(load_real_schema(V024_SCHEMA), mutations).formatted
+    assert not ui_page.evaluate("(b) => window.PlexSyncUI.hasOperation(b)", as_v024)
+
+    operations = []
+    ui_page.on("request", lambda r: "runPluginOperation" in (r.post_data or "") and operations.append(r))
+    ui_page.route("**/graphql", lambda route: route.fulfill(json=as_v024)
+                  if "__type(name" in (route.request.post_data or "") else route.continue_())
+    ui_page.reload(wait_until="domcontentloaded")
+    ui_page.wait_for_selector(".scene-card", timeout=30_000)
+    ui_page.click(".scene-card a")
+    ui_page.click(by_testid("plexsync-tab"))
+    line = ui_page.locator(by_testid("plexsync-error"))
+    line.wait_for(timeout=20_000)
+    assert line.inner_text().startswith("PlexSync's panel needs Stash v0.25 or newer")
+    ui_page.wait_for_timeout(4_000)  # no polling after that answer
+    assert operations == []  # the mutation this Stash would refuse (an HTTP error) is never sent
+    assert not [e for e in ui_page.console_errors  # (Stash's own 404s for scene sprites stay)
+                if "PlexSync" in e or "status of 400" in e or "status of 422" in e]
+
+    # and if a Stash hides its schema, the mutation's own refusal is read the same way
+    document = ui_page.evaluate("() => window.PlexSyncUI.operation")
     [problem] = validate(load_real_schema(V024_SCHEMA), parse(document))
     assert problem.message.startswith("Cannot query field 'runPluginOperation' on type 'Mutation'")
     unknown = document.replace("runPluginOperation", "runPluginOperationV024")
     status, body = ui_stage.stash.post(unknown, {"args": {"mode": "ui_scene"}})
     assert status in (400, 422) and "runPluginOperationV024" in json.dumps(body)
-    as_v024 = json.loads(json.dumps(body).replace("runPluginOperationV024", "runPluginOperation"))
-    line = ui_page.evaluate("([s, b]) => window.PlexSyncUI.describeFailure(s, b)", [status, as_v024])
+    refused = json.loads(json.dumps(body).replace("runPluginOperationV024", "runPluginOperation"))
+    line = ui_page.evaluate("([s, b]) => window.PlexSyncUI.describeFailure(s, b)", [status, refused])
     assert line.startswith("PlexSync's panel needs Stash v0.25 or newer")
-    # and an answer that only looks alike is not taken for an old Stash
     other = ui_page.evaluate("([s, b]) => window.PlexSyncUI.describeFailure(s, b)", [status, body])
-    assert "v0.25" not in other
+    assert "v0.25" not in other  # an answer that only looks alike is not taken for an old Stash
