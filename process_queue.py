@@ -198,7 +198,8 @@ def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
     ensure_worker_dependencies()
     # The task bodies need plexapi & co.: imported once they are known to be installed, so
     # a missing package ends in the install command instead of a traceback.
-    from worker.tasks.registry import load_settings, run_mode
+    from worker.tasks.env import load_settings
+    from worker.tasks.registry import run_mode
     reporter = make_output(getattr(opts, "verbose", False))
     overrides = overrides_of(opts)
     if mode in LOCAL_MODES:

@@ -16,9 +16,10 @@ from hooks.stash_log import install_stash_logging, progress, register_secret, sc
 from sync_queue import inbox
 from sync_queue.notes import take_notes
 from sync_queue.store import QueueStore
-from validation.config import Config, ConfigError, parse_config
+from validation.config import ConfigError
 from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all
-from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult
+from worker.tasks.connect import operations as connect_operations
+from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +42,9 @@ DRAINING_MODES = frozenset({"process_queue", "sync_all", "sync_recent", "dlq_ret
 
 def check_mode(mode) -> str:
     """The mode if PlexSync has it; else one error naming every valid mode."""
-    if mode not in MODES:
+    if mode not in MODES and mode not in connect_operations.MODES:
         raise TaskError(f"unknown task mode {mode!r}; valid modes: {', '.join(MODES)}")
     return mode
-
-
-def load_settings(stash: StashClient, overrides: dict | None = None) -> tuple[dict, Config]:
-    """PlexSync's settings from Stash (one request), with overrides on top, parsed once."""
-    settings = dict(stash.plugin_settings())
-    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    cfg = parse_config(settings)
-    register_secret(cfg.plex_token)
-    return settings, cfg
 
 
 def run_mode(mode: str, env: TaskEnv) -> TaskResult:
@@ -72,12 +64,15 @@ def run_mode(mode: str, env: TaskEnv) -> TaskResult:
         env.reporter.finish()
 
 
-def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str:
-    """Stash's entry: returns the task's answer text and logs it into Stash's log."""
+def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str | dict:
+    """Stash's entry: returns the task's answer text and logs it into Stash's log (the
+    Connect page's operations: their answer object, see worker/tasks/connect/operations.py)."""
     mode = check_mode(args.get("mode"))
     stash = StashClient.from_server_connection(conn)
     register_secret(*stash.secrets())
     remember_version(stash, data_dir)  # once per Stash: documents adapt to it, too old stops here
+    if mode in connect_operations.MODES:  # before the settings: Connect is how they get set
+        return connect_operations.run(mode, args, stash, Path(data_dir))
     try:
         settings, cfg = load_settings(stash)
     except ConfigError:  # hooks read no settings; this flag makes them check (and say so)
