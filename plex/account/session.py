@@ -21,6 +21,7 @@ import json
 import os
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -55,11 +56,20 @@ def mount_routes(session: requests.Session, routes: dict[str, str]) -> requests.
 
 
 class _Rerouted(HTTPAdapter):
-    """Sends what starts with `prefix` to `target` instead (same path and query), directly."""
+    """Sends what starts with `prefix` to `target` instead (same path and query), directly.
+    An HTTPS target is still checked against the prefix's host name (SNI and certificate), as
+    if the name had resolved to the target: a routed plex.direct address keeps its TLS check."""
 
     def __init__(self, prefix: str, target: str):
         super().__init__()
         self.prefix, self.target = prefix.rstrip("/"), target.rstrip("/")
+        self.name = urlsplit(prefix).hostname
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if host_params["scheme"] == "https" and self.name:
+            pool_kwargs.update(server_hostname=self.name, assert_hostname=self.name)
+        return host_params, pool_kwargs
 
     def send(self, request, **kwargs):
         request.url = self.target + request.url[len(self.prefix):]
