@@ -8,6 +8,7 @@
     python process_queue.py dry-run             what Sync All would change, per field
     python process_queue.py dlq list|retry|purge
     python process_queue.py health
+    python process_queue.py plex-login          connect to Plex: a code for plex.tv/link, pick the server
 
 Connection: --stash-url / --api-key, or $PLEXSYNC_STASH_URL / $PLEXSYNC_STASH_API_KEY (prefer
 the variable: a key on the command line shows in `ps`). Settings come from Stash;
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                             ("health", "check Stash, Plex, libraries and the path map"),
                             ("import-plays", "bring Plex plays, resume points, ratings into Stash")):
         sub.add_parser(name, parents=[common], help=help_text)
+    login = sub.add_parser("plex-login", parents=[common],
+                           help="connect to Plex: a code for plex.tv/link, then pick the server")
+    login.add_argument("--server", help="the server's name (default: ask; the only one the "
+                                        "account owns is taken without asking)")
+    login.add_argument("--yes", action="store_true",
+                       help="replace a Plex URL and token already set without asking")
     recent = sub.add_parser("sync-recent", parents=[common], help="Sync All for recent edits")
     recent.add_argument("--hours", type=_checked(hours_value), default=24.0,
                         help="window in hours (24)")
@@ -192,6 +199,8 @@ def local_config(stash: StashClient, overrides: dict, args: dict) -> tuple[dict,
 
 
 def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
+    if opts.command == "plex-login":
+        return plex_login(opts)
     mode, args = task_request(opts)
     stash, connection = stash_client(opts)
     data_dir = usable_data_dir(opts)
@@ -214,6 +223,34 @@ def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
               "text": scrub(result.text)}
     if stop.is_set():
         return EXIT_INTERRUPTED, answer
+    return (EXIT_OK if result.ok else EXIT_FAILED), answer
+
+
+def plex_login(opts: argparse.Namespace) -> tuple[int, dict]:
+    """Connect to Plex (worker/tasks/connect/terminal.py). Ctrl-C cancels at once, whatever
+    it interrupts: nothing is half-written (each setting is stored whole by Stash)."""
+    stash, _ = stash_client(opts)
+    data_dir = usable_data_dir(opts)
+    ensure_worker_dependencies()
+    from worker.tasks.connect.terminal import Declined, plex_login as login
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a wait or a question: stop now
+    reporters = []
+
+    def reporter():  # made only for the Health Check: rich's live bar would fight the countdown
+        reporters.append(make_output(getattr(opts, "verbose", False)))
+        return reporters[-1]
+    try:
+        result = login(stash, data_dir, PLUGIN_DIR, reporter, server=opts.server, yes=opts.yes)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED, {"mode": "plex_login", "ok": False, "stopped": True,
+                                  "text": "Cancelled. Settings stored before Ctrl-C stay; run "
+                                          "plex-login again to finish."}
+    except Declined as exc:
+        return EXIT_FAILED, {"mode": "plex_login", "ok": False, "text": str(exc)}
+    finally:
+        for made in reporters:
+            made.finish()
+    answer = {"mode": "plex_login", "ok": result.ok, **result.data, "text": scrub(result.text)}
     return (EXIT_OK if result.ok else EXIT_FAILED), answer
 
 

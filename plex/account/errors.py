@@ -28,8 +28,8 @@ class PinExpired(ConnectError):
     kind = "expired"
 
     def __init__(self):
-        super().__init__("The code expired before it was entered at plex.tv/link: press Connect "
-                         "to Plex again for a new code.")
+        super().__init__("The code expired before it was entered at plex.tv/link: start again "
+                         "(Connect to Plex, or process_queue.py plex-login) for a new code.")
 
 
 class PlexTvUnreachable(ConnectError):

@@ -128,7 +128,7 @@ def test_an_expired_code_says_so(stash, tmp_path, monkeypatch):
         with pytest.raises(PinExpired):
             flow_for(stash, tmp_path).check(started["pin_id"])
     assert answer["state"] == "failed" and answer["kind"] == "expired"
-    assert "expired" in answer["message"] and "Connect to Plex again" in answer["message"]
+    assert "expired" in answer["message"] and "for a new code" in answer["message"]
 
 
 def test_plex_tv_unreachable_is_told_apart_from_an_expired_code(stash, tmp_path, monkeypatch):
