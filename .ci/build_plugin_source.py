@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_ID = "PlexSync"
 RUNTIME_FILES = ("PlexSync.py", "PlexSync.yml", "process_queue.py", "requirements.txt")
 RUNTIME_PACKAGES = ("hooks", "sync_queue", "worker", "plex", "validation")
+# What a package folder ships: Python, and the web UI's script and style (PlexSync.yml `ui:`).
+RUNTIME_SUFFIXES = (".py", ".js", ".css")
 # Fixed timestamps make the zip, and so its sha256, depend on content only.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -28,7 +30,8 @@ ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 def runtime_files(root: Path = ROOT) -> list[Path]:
     files = [root / name for name in RUNTIME_FILES]
     for package in RUNTIME_PACKAGES:
-        files += sorted(p for p in (root / package).rglob("*.py") if "__pycache__" not in p.parts)
+        files += sorted(p for p in (root / package).rglob("*") if p.suffix in RUNTIME_SUFFIXES
+                        and p.is_file() and "__pycache__" not in p.parts)
     return files
 
 

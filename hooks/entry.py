@@ -50,7 +50,7 @@ def _require_objects(request: dict) -> None:
             raise InputError(f"stdin JSON: {'.'.join(path)} is not an object")
 
 
-def dispatch(request: dict) -> str:
+def dispatch(request: dict) -> str | dict:
     conn = request.get("server_connection") or {}
     args = request.get("args") or {}
     plugin_dir = conn.get("PluginDir") or PLUGIN_DIR
@@ -58,6 +58,11 @@ def dispatch(request: dict) -> str:
     if "hookContext" in args:
         from hooks.scene_hook import handle_scene_hook
         return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
+    if str(args.get("mode")).startswith("ui_"):  # Stash's web UI polls these: lean as a hook
+        from hooks.ui import READ_MODES
+        if args["mode"] in READ_MODES:
+            from hooks.ui.reads import answer
+            return answer(args["mode"], args, conn, data_dir)
     _load_site_packages()
     from pathlib import Path
     from hooks.dependencies import ensure_worker_dependencies

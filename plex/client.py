@@ -126,6 +126,11 @@ class PlexClient:
     def client_id(self) -> str:
         return self._device_headers["X-Plex-Client-Identifier"]
 
+    @property
+    def machine_identifier(self) -> str:
+        """The server's machineIdentifier once a request connected (never asks by itself)."""
+        return str(getattr(self._server, "machineIdentifier", "") or "")
+
     def _connect(self) -> PlexServer:
         if self._server is None:
             self._server = _PlexSyncServer(self._cfg.plex_url, self._cfg.plex_token, self._session,

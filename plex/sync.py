@@ -63,9 +63,17 @@ def sync_scene(client, index: PathIndex, cfg: Config, snapshot: dict, record: di
         "scene_id": snapshot.get("id"), "rating_key": item.rating_key,
         "section_id": item.section_id, "stash_updated_at": snapshot.get("updated_at"),
         "synced_at": time.time(), "written": written, **({"cut": cut} if cut else {}),
-        **images}
+        **images, **_shown(index, item, changes)}
     return SyncResult(item.rating_key, item.section_id, found.confidence, changes,
                       describe(changes), new_record, tuple(warnings))
+
+
+def _shown(index: PathIndex, item: ItemState, changes) -> dict:
+    """What the scene panel in Stash's web UI shows of this sync, read there without Plex:
+    the item's title and library as Plex has them now, and what this sync changed."""
+    title = next((c.new for c in changes if c.field == "title"), item.title)
+    library = next((s["title"] for s in index.sections() if str(s["id"]) == item.section_id), "")
+    return {"plex_title": str(title or ""), "library": library, "changed": describe(changes)}
 
 
 def _cut_warning(snapshot: dict, plan, cut: dict) -> str:

@@ -61,14 +61,13 @@ class DeadLetters:
              int(job.get("attempts", 0)), float(job.get("first_failed_at") or now), now,
              json.dumps(job, default=str)))
 
-    def list(self, reason_code: str | None = None, limit: int | None = None) -> list[DeadLetter]:
-        """Entries, newest failure first; optionally only one reason code."""
+    def list(self, reason_code: str | None = None, limit: int | None = None,
+             scene_id=None) -> list[DeadLetter]:
+        """Entries, newest failure first; optionally only one reason code or one scene."""
         sql = ("SELECT id, scene_id, title, reason_code, reason, error_class, candidates, "
                "attempts, first_failure, last_failure, job FROM dead_letters")
-        args: list = []
-        if reason_code:
-            sql += " WHERE reason_code = ?"
-            args.append(reason_code)
+        where, args = _where(reason_code, scene_id)
+        sql += where
         sql += " ORDER BY last_failure DESC, id DESC"
         if limit:
             sql += " LIMIT ?"
@@ -80,15 +79,16 @@ class DeadLetters:
         return dict(self._conn.execute(
             "SELECT reason_code, COUNT(*) FROM dead_letters GROUP BY reason_code").fetchall())
 
-    def retry(self, reason_code: str | None = None) -> int:
-        """Put entries (all, or one reason) back in the ready queue with a fresh retry budget.
+    def retry(self, reason_code: str | None = None, scene_id=None) -> int:
+        """Put entries (all, one reason or one scene's) back in the ready queue with a fresh
+        retry budget.
 
         The job keeps its seq: if the scene was edited since, the newer job still wins and
         this one is acked as superseded instead of writing older values over newer ones.
         """
         now = self._clock()
         with immediate(self._conn) as conn:
-            where, args = (" WHERE reason_code = ?", (reason_code,)) if reason_code else ("", ())
+            where, args = _where(reason_code, scene_id)
             rows = conn.execute(f"SELECT id, job FROM dead_letters{where}", args).fetchall()
             for row_id, job_text in rows:
                 job = json.loads(job_text)
@@ -98,8 +98,25 @@ class DeadLetters:
                 conn.execute("DELETE FROM dead_letters WHERE id = ?", (row_id,))
         return len(rows)
 
+    def delete(self, scene_id) -> int:
+        """Forget one scene's entries (the person decided it needs no sync); how many."""
+        where, args = _where(None, scene_id)
+        return self._conn.execute(f"DELETE FROM dead_letters{where}", args).rowcount
+
     def purge(self, older_than_days: float) -> int:
         """Delete entries whose last failure is older than this many days; returns how many."""
         cutoff = self._clock() - float(older_than_days) * DAY_S
         return self._conn.execute("DELETE FROM dead_letters WHERE last_failure < ?",
                                   (cutoff,)).rowcount
+
+
+def _where(reason_code: str | None, scene_id) -> tuple[str, list]:
+    """The WHERE clause choosing entries by reason code and/or scene (none: every entry)."""
+    parts, args = [], []
+    if reason_code:
+        parts.append("reason_code = ?")
+        args.append(reason_code)
+    if scene_id is not None:
+        parts.append("scene_id = ?")
+        args.append(scene_key(scene_id))
+    return (" WHERE " + " AND ".join(parts) if parts else ""), args

@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 from sync_queue import inbox
-from sync_queue.store import AUTH_FAILURE_KEY, SUMMARY_KEY, as_connection
+from sync_queue.store import AUTH_FAILURE_KEY, SUMMARY_KEY, as_connection, connect
 
 BREAKER_KEY = "breaker"
 SETTINGS_FAILURE_KEY = "settings_failure"
 DRAIN_STATUS_KEY = "drain_status"
+PLEX_SERVER_KEY = "plex_server"  # which Plex server PlexSync talked to: Open in Plex links
 
 
 class QueueState:
@@ -113,3 +114,24 @@ class QueueState:
 
     def last_drain_summary(self) -> dict | None:
         return self.get(SUMMARY_KEY)
+
+    # -- the Plex server last talked to: the web UI's Open in Plex link needs its address and
+    # machineIdentifier, and must not ask Plex (or Stash's settings, which hold the token) --
+    def plex_server(self) -> dict | None:
+        return self.get(PLEX_SERVER_KEY)
+
+    def remember_plex_server(self, url: str, machine_identifier: str) -> None:
+        """Written only when it changed: a drain calls this once, a read costs no write lock."""
+        value = {"url": url, "machine_identifier": machine_identifier}
+        if machine_identifier and self.plex_server() != value:
+            self.put(PLEX_SERVER_KEY, value)
+
+
+def remember_plex_server(data_dir: str | Path, url: str, machine_identifier: str) -> bool:
+    """QueueState.remember_plex_server on a connection of its own (a drain, a Health Check)."""
+    conn = connect(data_dir)
+    try:
+        QueueState(conn).remember_plex_server(url, machine_identifier)
+    finally:
+        conn.close()
+    return bool(machine_identifier)

@@ -36,7 +36,7 @@ from plex.sync import sync_scene
 from sync_queue import inbox
 from sync_queue.lock import drain_lock_held
 from sync_queue.notes import leave_note
-from sync_queue.state import QueueState
+from sync_queue.state import QueueState, remember_plex_server
 from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, data_dir_for, parse_config
 from worker import waves
@@ -75,9 +75,15 @@ def build_plex_context(cfg: Config, data_dir: Path, fetch_image,
         def pending():
             return bool(inbox.pending(data_dir))
 
+    server_known = []
+
     def sync_job(snapshot: dict, record: dict | None, allow_scan: bool):
-        return sync_scene(client, index, cfg, snapshot, record, fetch_image,
-                          allow_scan=allow_scan)
+        result = sync_scene(client, index, cfg, snapshot, record, fetch_image,
+                            allow_scan=allow_scan)
+        if not server_known:  # once per drain: Open in Plex links in Stash's web UI
+            server_known.append(remember_plex_server(data_dir, cfg.plex_url,
+                                                     client.machine_identifier))
+        return result
 
     def prefetch(pairs: list[tuple[dict, dict | None]]) -> None:
         try:  # the first job would build the index anyway; built now, its batch is read too

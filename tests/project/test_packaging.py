@@ -54,13 +54,26 @@ def test_zip_holds_exactly_the_runtime_files(package):
         for path in (ROOT / pkg).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 # A data file next to the code would be left out of the zip: catch it here.
-                assert path.suffix == ".py", f"{path} is not shipped by the build"
+                assert path.suffix in (".py", ".js", ".css"), f"{path} is not shipped by the build"
                 on_disk.add(path.relative_to(ROOT).as_posix())
     assert names == on_disk
     assert [n for n in names if n.endswith((".yml", ".yaml"))] == ["PlexSync.yml"]
     assert not any(n.split("/")[0] in ("tests", "docs", "bench", ".ci", "data", "dist")
                    for n in names)
     assert not any(n.endswith(".pyc") for n in names)
+
+
+def test_zip_holds_the_web_ui_files_the_manifest_names(package):
+    """Stash serves `ui:` files from the plugin folder; one missing from the zip is a blank
+    PlexSync tab for every user who installed from the source."""
+    out, _, _ = package
+    names = set(zipfile.ZipFile(out / "PlexSync.zip").namelist())
+    ui = yaml.safe_load((ROOT / "PlexSync.yml").read_text())["ui"]
+    listed = ui["javascript"] + ui["css"]
+    assert "hooks/ui/plexsync.js" in listed and "hooks/ui/plexsync.css" in listed
+    for name in listed:
+        assert not re.match(r"https?://", name), f"{name}: fetched from the network at run time"
+        assert name in names, f"{name} (PlexSync.yml ui:) is not in the zip"
 
 
 def test_index_yml_describes_the_zip(package):

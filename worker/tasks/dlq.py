@@ -69,20 +69,21 @@ def _entry_data(entry) -> dict:
 
 
 def dlq_retry(env: TaskEnv) -> TaskResult:
-    reason = _reason_arg(env)
+    reason, scene = _reason_arg(env), _scene_arg(env)
     conn = connect(env.data_dir)
     try:
         dead = dlq.DeadLetters(conn)
         before = dead.counts_by_reason()
-        requeued = dead.retry(reason)
+        requeued = dead.retry(reason, scene_id=scene)
     finally:
         conn.close()
-    which = f"with reason {reason}" if reason else "all"
+    which = " ".join(part for part in (scene and f"scene {scene}",
+                                       reason and f"with reason {reason}") if part) or "all"
     report = drain_queue(env, 0.0, 1.0)
     rows = [("re-queued", f"{requeued} failed syncs ({which}"
                           f"{'; ' + fmt.by_reason(before) if before and not reason else ''})")]
     rows += drain_rows(report)
-    data = {"requeued": requeued, "reason": reason, **report_data(report)}
+    data = {"requeued": requeued, "reason": reason, "scene_id": scene, **report_data(report)}
     return TaskResult(fmt.table(headline("Retry Failed Syncs", report), rows), data, report.ok)
 
 
@@ -98,6 +99,29 @@ def dlq_purge(env: TaskEnv) -> TaskResult:
     text = (f"Delete Old Failed Syncs: removed {purged} failed syncs older than {days:g} days; "
             f"{left} left")
     return TaskResult(text, {"purged": purged, "days": days, "left": left})
+
+
+def dlq_delete(env: TaskEnv) -> TaskResult:
+    """Forget one scene's failed syncs (the PlexSync page's Delete): nothing is sent to Plex."""
+    scene = _scene_arg(env)
+    if scene is None:
+        raise TaskError("argument 'scene_id' is required: the scene whose failed sync to delete")
+    conn = connect(env.data_dir)
+    try:
+        deleted = dlq.DeadLetters(conn).delete(scene)
+    finally:
+        conn.close()
+    return TaskResult(f"Delete Failed Sync: scene {scene}: {deleted} removed",
+                      {"deleted": deleted, "scene_id": scene}, ok=bool(deleted))
+
+
+def _scene_arg(env: TaskEnv) -> str | None:
+    scene = env.arg("scene_id")
+    if scene is None or scene == "":
+        return None
+    if not str(scene).isdigit():
+        raise TaskError(f"argument 'scene_id' must be a Stash scene id; got {scene!r}")
+    return str(scene)
 
 
 def _reason_arg(env: TaskEnv) -> str | None:

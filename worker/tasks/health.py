@@ -11,6 +11,7 @@ from hooks.stash_api import StashError
 from plex.client import PlexClient
 from plex.errors import PlexAuthError, PlexSyncError, PlexUnavailable
 from plex.index import PathIndex, configured_sections, wrong_type_message
+from sync_queue.state import remember_plex_server
 from worker.tasks import health_paths
 from validation.config import setting_label
 from worker.tasks.env import TaskEnv, TaskResult
@@ -75,6 +76,7 @@ def _plex(env: TaskEnv, client: PlexClient) -> list[Check]:
         return [Check(False, f"Plex at {url} answered unexpectedly: {exc}",
                       "check that the Plex URL setting points at Plex Media Server itself")]
     name, version = root.attrib.get("friendlyName", "?"), root.attrib.get("version", "?")
+    remember_plex_server(env.data_dir, url, root.attrib.get("machineIdentifier", ""))
     return [Check(True, f"Plex reachable at {url}"), Check(True, "Plex token accepted"),
             Check(True, f"Plex server '{name}', version {version}")]
 

@@ -17,7 +17,8 @@ from sync_queue import inbox
 from sync_queue.notes import take_notes
 from sync_queue.store import QueueStore
 from validation.config import ConfigError
-from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all
+from hooks.lean_json import dumps, loads
+from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all, ui_actions
 from worker.tasks.connect import operations as connect_operations
 from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult, load_settings
 
@@ -34,10 +35,16 @@ MODES: dict[str, Callable[[TaskEnv], TaskResult]] = {
     "health_check": health.health_check,
     "dry_run": dry_run.dry_run,
     "import_plays": import_plays.import_plays,
+    # Stash's web UI (hooks/ui/plexsync.js): the answer goes back to it as JSON
+    "ui_sync_now": ui_actions.sync_now,
+    "ui_retry": dlq.dlq_retry,
+    "ui_delete": dlq.dlq_delete,
+    "ui_health_check": health.health_check,
 }
 
 
-DRAINING_MODES = frozenset({"process_queue", "sync_all", "sync_recent", "dlq_retry"})
+DRAINING_MODES = frozenset({"process_queue", "sync_all", "sync_recent", "dlq_retry", "ui_retry"})
+UI_PREFIX = "ui_"
 
 
 def check_mode(mode) -> str:
@@ -87,4 +94,6 @@ def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str | 
     text = scrub(result.text)
     # Stash shows a task's output nowhere; its log is where the user reads the answer.
     (log.info if result.ok else log.warning)(text)
+    if mode.startswith(UI_PREFIX):  # the page shows the answer: JSON, scrubbed as a whole
+        return loads(scrub(dumps({"ok": result.ok, "text": result.text, **result.data})))
     return text

@@ -1,0 +1,161 @@
+"""ui_scene / ui_overview: what Stash's web UI shows, as JSON, from PlexSync's local files.
+
+Polled by the scene panel and the PlexSync page (every few seconds while they are open), so
+like the hook this path stays lean: no site-packages, no plexapi, no request to Plex, and no
+request to Stash unless a flag the drain side left (or a missing data folder) says the
+settings decide the answer (hooks/ui/setup_check.py). queue.db is opened as it is: never
+created, never repaired here (a damaged one is named, the next writer repairs it).
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+from hooks.ui import scene_state as states
+from sync_queue import inbox
+from sync_queue.dlq import DeadLetters
+from sync_queue.plays import scene_play_state
+from sync_queue.records import SyncRecords
+from sync_queue.state import QueueState
+from sync_queue.store import open_for_reading, queue_counts, scene_latest, scheduled_for_scene
+
+FAILED_SHOWN = 50  # the page lists this many failed syncs; the count says how many there are
+SETTINGS_PAGE = "/settings?tab=plugins"
+
+
+class DamagedFile(RuntimeError):
+    """queue.db cannot be read: the message says which file and what happens next."""
+
+
+def answer(mode: str, args: dict, conn: dict, data_dir: str, now: float | None = None) -> dict:
+    now = time.time() if now is None else now
+    try:
+        if mode == "ui_scene":
+            return scene_answer(data_dir, str(args.get("scene_id") or ""), conn, now)
+        return overview_answer(data_dir, conn, now)
+    except sqlite3.DatabaseError as exc:
+        return {"state": "error", "line": damaged_line(data_dir, exc)}
+
+
+def damaged_line(data_dir: str, exc: BaseException) -> str:
+    from sync_queue.repair import is_damaged  # the rare path pays for its import
+    path = os.path.join(data_dir, "queue.db")
+    if is_damaged(exc):
+        return (f"PlexSync's queue file {path} is damaged ({exc}). The next sync moves it aside "
+                "and keeps what can be read: press Sync now or run the Process Queue task.")
+    return f"PlexSync could not read {path}: {exc}. Try again in a moment."
+
+
+def _setup(data_dir: str, conn: dict) -> dict | None:
+    """The setup state when it decides the answer (not set up, turned off, no data yet)."""
+    if os.path.isdir(data_dir) and not (inbox.flag_set(data_dir, inbox.SETTINGS_FLAG)
+                                        or inbox.flag_set(data_dir, inbox.DISABLED_FLAG)):
+        return None  # the common case: two stats
+    from hooks.ui.setup_check import setup_state
+    return setup_state(conn, data_dir)
+
+
+def scene_answer(data_dir: str, scene_id: str, conn: dict, now: float) -> dict:
+    if not scene_id.isdigit():
+        return {"state": "error", "line": f"PlexSync's panel was asked about scene {scene_id!r}, "
+                                          "which is not a Stash scene id."}
+    setup = _setup(data_dir, conn)
+    if setup is not None and setup["state"] != "ready":
+        return setup
+    db = open_for_reading(data_dir)
+    if db is None:
+        return {"state": states.NOT_SYNCED, "scene_id": scene_id, "no_data": True,
+                "noted": _noted(data_dir, scene_id)}
+    try:
+        records = SyncRecords(db)
+        record, skipped = records.get(scene_id), records.skipped_for(scene_id)
+        dead = DeadLetters(db).list(scene_id=scene_id, limit=1)
+        facts = states.scene_state(
+            latest=scene_latest(db, scene_id), scheduled=scheduled_for_scene(db, scene_id),
+            dead=dead[0] if dead else None, record=record, skipped=skipped,
+            noted=_noted(data_dir, scene_id), now=now)
+        server = QueueState(db).plex_server()
+        plays = scene_play_state(db, scene_id)
+    finally:
+        db.close()
+    facts["scene_id"] = scene_id
+    if record:
+        facts["item"] = {"rating_key": str(record.get("rating_key") or ""),
+                         "title": record.get("plex_title"), "library": record.get("library"),
+                         "open_in_plex": open_in_plex(server, record.get("rating_key"))}
+        facts["last_sync"] = {"at": record.get("synced_at"), "changed": record.get("changed"),
+                              "fields": sorted(k for k in (record.get("written") or {})
+                                               if k != "actor_thumbs")}
+    if plays and plays.get("imported"):
+        facts["plays"] = {"count": len(plays["imported"]), "last_at": max(plays["imported"])}
+    return facts
+
+
+def open_in_plex(server: dict | None, rating_key) -> str | None:
+    """Plex Web's address of the item, when PlexSync knows which server it talked to."""
+    if not server or not server.get("machine_identifier") or not rating_key:
+        return None
+    return (f"{server['url'].rstrip('/')}/web/index.html#!/server/{server['machine_identifier']}"
+            f"/details?key=%2Flibrary%2Fmetadata%2F{rating_key}")
+
+
+def _noted(data_dir: str, scene_id: str) -> bool:
+    """An inbox file names the scene: a hook or Sync now noted it, no drainer read it yet."""
+    from hooks.lean_json import loads
+    for name in inbox.pending(data_dir):
+        raw = inbox.read(data_dir, name)
+        try:
+            if raw and scene_id in [str(s) for s in loads(raw.decode()).get("scene_ids") or ()]:
+                return True
+        except (ValueError, AttributeError):
+            continue
+    return False
+
+
+def overview_answer(data_dir: str, conn: dict, now: float) -> dict:
+    setup = _setup(data_dir, conn) or {"state": "ready"}
+    db = open_for_reading(data_dir)
+    if db is None:
+        return {"setup": setup, "no_data": True, "queue": None, "failed": [], "failed_total": 0}
+    from sync_queue.lock import drain_lock_held
+    try:
+        queue = queue_counts(db, data_dir)
+        state, records = QueueState(db), SyncRecords(db)
+        dead = DeadLetters(db)
+        failed = dead.list(limit=FAILED_SHOWN)
+        answer = {
+            "setup": setup, "queue": queue, "failed_total": sum(dead.counts_by_reason().values()),
+            "failed": [_failed_row(e) for e in failed],
+            "plex": _plex_contact(state.breaker(), state.auth_failure(), records.last_synced_at()),
+            "plex_server": state.plex_server(),
+            "last_sync_at": records.last_synced_at(), "synced_scenes": records.count(),
+            "last_run": state.last_drain_summary(),
+            "drainer": {"running": drain_lock_held(data_dir),
+                        **{k: (state.drain_status() or {}).get(k)
+                           for k in ("processed", "total", "started_at", "updated_at")}},
+        }
+    finally:
+        db.close()
+    return answer
+
+
+def _failed_row(entry) -> dict:
+    return {"scene_id": entry.scene_id, "title": entry.title, "reason_code": entry.reason_code,
+            "reason": entry.reason, "fix": states.fix_for(entry.reason_code),
+            "attempts": entry.attempts, "failed_at": entry.last_failure,
+            "looked_for": entry.job.get("looked_for")}
+
+
+def _plex_contact(breaker: dict | None, auth: dict | None, last_sync) -> dict:
+    """What PlexSync knows about Plex from its own last contacts (it does not ask Plex here);
+    the breaker's stored names come from worker/breaker.py (open, half_open, closed)."""
+    breaker = breaker or {}
+    if auth:
+        return {"state": "token_rejected", "since": auth.get("at"), "line": auth.get("message")}
+    if breaker.get("name") in ("open", "half_open"):
+        return {"state": "unavailable", "since": breaker.get("opened_at")}
+    if not (breaker or last_sync):
+        return {"state": "not_contacted"}
+    failures = int(breaker.get("failures") or 0)
+    return {"state": "failing" if failures else "answered", "failures": failures}
