@@ -166,7 +166,8 @@
         h("ul", { className: "plexsync-connect-servers", "data-testid": "plexsync-connect-servers" },
           s.servers.map(function (v) {
             return h("li", { key: v.id, "data-testid": "plexsync-connect-server", "data-server": v.name },
-              h("strong", null, v.name), " — Plex " + v.version + ", " + v.places + (v.online ? "" : ", offline") + " ",
+              h("span", null, h("strong", null, v.name),
+                " — Plex " + v.version + ", " + v.places + (v.online ? "" : ", offline")),
               v.owned ? h(B.Button, { size: "sm", variant: "primary", "data-testid": "plexsync-connect-choose",
                 onClick: function () { choose(v); } }, "Use this server")
                 : h("span", { className: "text-muted" }, "shared by " + (v.owner || "its owner") +
@@ -178,6 +179,10 @@
       var d = s.result, health = d.health || {};
       body = h(React.Fragment, null,
         h("p", { "data-testid": "plexsync-connect-done" }, "Connected to " + d.server + " at " + d.plex_url + "."),
+        h("p", { className: "text-muted plexsync-connect-tried", "data-testid": "plexsync-connect-tried" },
+          "Addresses tried from Stash's machine: " + (d.tried || []).map(function (t) {
+            return t.url + (t.ok ? " answered" : " (" + t.error + ")");
+          }).join("; ")),
         h("ul", { className: "plexsync-health", "data-testid": "plexsync-connect-health" },
           (health.checks || []).map(function (k, i) {
             return h("li", { key: i, className: k.ok ? "text-success" : "text-danger" },

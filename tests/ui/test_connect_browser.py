@@ -140,6 +140,8 @@ def test_connect_end_to_end_stores_url_and_token_keeps_the_rest_and_health_is_gr
         .locator(by_testid("plexsync-connect-choose")).click()
     live = f"http://127.0.0.1:{stage.world.plex.port}"
     assert shown(page, "plexsync-connect-done", 90_000) == f"Connected to Living room at {live}."
+    tried = shown(page, "plexsync-connect-tried")
+    assert f"{live} answered" in tried and "plex.direct" in tried and "(connection refused)" in tried
     health = page.locator(by_testid("plexsync-connect-health") + " li")
     lines = health.all_inner_texts()
     assert lines and all(line.startswith("✓ ") for line in lines), lines
