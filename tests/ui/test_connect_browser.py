@@ -199,3 +199,17 @@ def test_an_expired_code_says_so_with_the_next_step(page, stage):
     assert message.startswith("The code expired before it was entered at plex.tv/link")
     assert page.locator(by_testid("plexsync-connect-again")).is_visible()
     assert stage.stash.plugin_settings() == stage.base_settings()
+
+
+def test_stash_replaces_the_settings_map_so_storing_sends_it_whole(stage):
+    """Why StashClient.configure_plugin reads first (Stash's SetPluginConfiguration replaces
+    the map), measured on the real Stash: every kind of value comes back as it was."""
+    from hooks.stash_api import StashClient
+    every_kind = {**stage.base_settings(), "connect_timeout": 2.5, "enabled": True,
+                  "plex_libraries": "Stash Scenes, Old", "unknown_key_of_a_newer_plexsync": "x"}
+    stage.stash.configure_plugin(every_kind)
+    StashClient(stage.stash.url).configure_plugin({"plex_url": "http://changed:32400"})
+    assert stage.stash.plugin_settings() == {**every_kind, "plex_url": "http://changed:32400"}
+
+    stage.stash.configure_plugin({"plex_url": "http://alone:32400"})  # what a bare call does
+    assert stage.stash.plugin_settings() == {"plex_url": "http://alone:32400"}
