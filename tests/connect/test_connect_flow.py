@@ -157,3 +157,20 @@ def test_listing_servers_before_signing_in_asks_for_the_code_first(world, stash,
     with pytest.raises(NotSignedIn):
         flow_for(stash, tmp_path).servers()
     assert run("ui_connect_servers", stash, tmp_path)["kind"] == "not_linked"
+
+
+def test_a_token_plex_tv_no_longer_accepts_asks_to_sign_in_anew(world, stash, tmp_path):
+    stash.set_plugin_settings("PlexSync", {**OTHER_SETTINGS, "plex_token": "revoked-token-12345"})
+    answer = run("ui_connect_servers", stash, tmp_path)
+    assert answer["state"] == "failed" and answer["kind"] == "refused"
+    assert answer["message"] == ("plex.tv refused PlexSync's sign-in (the sign-in is no longer "
+                                 "valid): press Connect to Plex again to sign in anew.")
+    assert "revoked-token-12345" not in repr(answer)
+
+
+def test_status_says_what_is_set_without_the_token(world, stash, tmp_path):
+    assert run("ui_connect_status", stash, tmp_path) == {"state": "idle", "plex_url": "",
+                                                          "has_token": False}
+    stash.set_plugin_settings("PlexSync", {"plex_token": "typed-by-hand-token"})
+    assert run("ui_connect_status", stash, tmp_path) == {"state": "idle", "plex_url": "",
+                                                          "has_token": True}
