@@ -29,7 +29,9 @@ from tests.waiting import wait_until
 
 PLEX_ROOT = "/plexdata"
 CLIPS = 2
-KEPT = {"max_tags": 7, "strict_matching": False}   # settings Connect must leave as they are
+# Settings Connect must leave as they are; debug logging on, so the token scan reads the most
+# log lines PlexSync can write.
+KEPT = {"max_tags": 7, "strict_matching": False, "debug_logging": True}
 
 
 class ConnectStage:
@@ -151,7 +153,23 @@ def test_connect_end_to_end_stores_url_and_token_keeps_the_rest_and_health_is_gr
     assert stage.stash.plugin_settings() == {**stage.base_settings(), "plex_url": live,
                                              "plex_token": ACCOUNT_TOKEN}
     assert not page.errors
+    edit_syncs_with_the_stored_settings(stage)
     assert_token_nowhere(page, stage, log_mark)
+
+
+def edit_syncs_with_the_stored_settings(stage):
+    """A scene edit now reaches Plex: the hook, a background drainer (which writes
+    drainer.log, scanned below) and the URL and token Connect stored."""
+    path = next(iter(sorted(stage.stash.scene_ids_by_path())))
+    scene_id = stage.stash.scene_ids_by_path()[path]
+    stage.stash.graphql('mutation U($id: ID!) { sceneUpdate(input: {id: $id, title: "Connected"}) { id } }',
+                        {"id": scene_id})
+    plex_path = PLEX_ROOT + "/" + Path(path).relative_to(stage.stash.media).as_posix()
+    [key] = stage.world.plex.find_by_file(plex_path)
+    wait_until(lambda: stage.world.plex.item(key)["title"] == "Connected", 60, interval=0.2,
+               what="the edit to reach Plex with the connected settings")
+    wait_until(lambda: (stage.data_dir / "drainer.log").exists(), 30, interval=0.2,
+               what="drainer.log")
 
 
 def assert_token_nowhere(page, stage, log_mark):
