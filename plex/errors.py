@@ -53,11 +53,13 @@ class PlexSettingsError(PlexSyncError):
 
 
 class ItemNotFound(PlexSyncError):
-    """No Plex item has the scene's files. `scan_requested`: Plex was just asked to scan."""
+    """No Plex item has the scene's files. `scan_requested`: Plex was just asked to scan;
+    `path`: the (mapped) path PlexSync looked for, shown in Stash's scene panel."""
 
-    def __init__(self, message: str, scan_requested: bool = False):
+    def __init__(self, message: str, scan_requested: bool = False, path: str = ""):
         super().__init__(message)
         self.scan_requested = scan_requested
+        self.path = path
 
 
 class AmbiguousMatch(PlexSyncError):

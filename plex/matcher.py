@@ -73,7 +73,8 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
         why = "several Plex items hold this scene's files"
     elif _inside_a_library(index, paths):
         raise ItemNotFound(f"no Plex item has the file {paths[0]} (mapped from "
-                           f"{snapshot['files'][0]}) yet; it lies in a Plex library folder")
+                           f"{snapshot['files'][0]}) yet; it lies in a Plex library folder",
+                           path=paths[0])
     else:
         entries = [e for path in paths for e in index.lookup_basename(path)]
         why = f"no Plex item has the file {paths[0]}; found only by file name (check the Path map setting)"
@@ -83,7 +84,8 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
     items = _distinct_items(entries)
     if not items:
         raise ItemNotFound(f"no Plex item has the file {paths[0]} (mapped from "
-                           f"{snapshot['files'][0]}) in the libraries PlexSync matches in")
+                           f"{snapshot['files'][0]}) in the libraries PlexSync matches in",
+                           path=paths[0])
     best = items[0]  # entries come primary file first
     if by_path and len(items) == 1:
         return Match("HIGH", best.rating_key, best.section_id, (candidate(best),))

@@ -135,9 +135,11 @@ def _match_or_scan(client, index, cfg, snapshot, paths, may_scan) -> Match:
         if target is None:
             raise ItemNotFound(f"{exc}; no Plex library folder contains it, so no scan was "
                                f"requested (check the {setting_label('path_map')} and "
-                               f"{setting_label('plex_libraries')} settings)") from None
+                               f"{setting_label('plex_libraries')} settings)",
+                               path=exc.path) from None
         client.scan_path(*target)
-        raise ItemNotFound(f"{exc}; asked Plex to scan {target[1]}", scan_requested=True) from None
+        raise ItemNotFound(f"{exc}; asked Plex to scan {target[1]}", scan_requested=True,
+                           path=exc.path) from None
 
 
 def _scan_target(index: PathIndex, paths: list[str]) -> tuple[str, str] | None:

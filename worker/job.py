@@ -161,6 +161,8 @@ def _retry_or_dead(job: dict, now: float, rng: Uniform, schedule: Schedule, exc:
     failures = int(job.get("attempts") or 0) + 1
     failed = dict(job, attempts=failures, first_failed_at=job.get("first_failed_at") or now,
                   last_failed_at=now, last_error=f"{type(exc).__name__}: {exc}"[:500])
+    if getattr(exc, "path", ""):  # the path Plex lacks: Stash's scene panel shows it
+        failed["looked_for"] = exc.path
     if schedule.exhausted(failures) and may_give_up:
         return _dead(failed, now, reason_code, exc, _gave_up(reason_code, failures, exc, job),
                      plex_answered=plex_answered)

@@ -140,23 +140,27 @@
 
   function boxed(child) { return h(Boundary, null, child); }
 
-  // Poll `load` now and every POLL_MS while the browser tab is visible; `reload()` at once.
+  // Poll `load(first)` now and every POLL_MS while the browser tab is visible; `reload()`
+  // polls at once. `first` is true for the first call after mounting.
   function usePolling(load, deps) {
     var state = React.useState({ loading: true });
     var result = state[0], setResult = state[1];
     var tick = React.useState(0);
     React.useEffect(function () {
-      var live = true, timer = null;
+      var live = true, timer = null, first = true;
       function run() {
-        if (document.hidden) { timer = setTimeout(run, POLL_MS); return; }
-        Promise.resolve().then(load).then(function (answer) {
+        if (document.hidden) { timer = null; return; } // visibilitychange starts it again
+        var isFirst = first;
+        first = false;
+        Promise.resolve(isFirst).then(load).then(function (answer) {
           if (live) setResult(answer || { line: "PlexSync gave no answer; reload the page." });
         }, function (error) {
           if (live) setResult({ line: "PlexSync: " + ((error && error.message) || error) });
         }).then(function () { if (live) timer = setTimeout(run, POLL_MS); });
+        timer = -1; // a call in flight: visibilitychange must not start a second loop
       }
       function onVisible() {
-        if (!document.hidden && live) { clearTimeout(timer); run(); }
+        if (!document.hidden && live && timer === null) run();
       }
       document.addEventListener("visibilitychange", onVisible);
       run();
@@ -232,8 +236,8 @@
   var ScenePanel = guarded("ScenePanel", function (props) {
     var sceneId = props.scene && props.scene.id;
     var action = React.useState(null);
-    var polled = usePolling(function () {
-      return call({ mode: "ui_scene", scene_id: String(sceneId) });
+    var polled = usePolling(function (first) {
+      return call({ mode: "ui_scene", scene_id: String(sceneId), check_setup: first });
     }, [sceneId]);
     var answer = polled[0], reload = polled[1];
     var s = answer.data;
@@ -265,7 +269,7 @@
             variant: "secondary", href: s.item.open_in_plex, target: "_blank",
             rel: "noopener noreferrer", "data-testid": "plexsync-open-in-plex"
           }, icon("faExternalLinkAlt", "mr-2"), "Open in Plex") : null,
-          s.state !== "off" && s.state !== "not_set_up" && s.state !== "error" ? h(B.Button, {
+          s.state !== "off" && s.state !== "not_set_up" && (s.state !== "error" || s.can_sync) ? h(B.Button, {
             variant: "primary", disabled: !!busy, onClick: syncNow, "data-testid": "plexsync-sync-now"
           }, icon("faSyncAlt", busy ? "mr-2 fa-spin" : "mr-2"), busy ? "Queuing…" : "Sync now") : null,
           stashLink(PAGE_PATH, "PlexSync page", { className: "btn btn-link" })),
@@ -415,7 +419,9 @@
   }
 
   var PlexSyncPage = guarded("Page", function () {
-    var polled = usePolling(function () { return call({ mode: "ui_overview" }); }, []);
+    var polled = usePolling(function (first) {
+      return call({ mode: "ui_overview", check_setup: first });
+    }, []);
     var answer = polled[0], reload = polled[1];
     var busyState = React.useState(false);
     var message = React.useState(null);

@@ -31,11 +31,14 @@ class DamagedFile(RuntimeError):
 def answer(mode: str, args: dict, conn: dict, data_dir: str, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     try:
+        # check_setup: the first read of a panel or page asks Stash for the settings (one
+        # request), so a setting changed since the last sync shows; polls stay local.
+        fresh = bool(args.get("check_setup"))
         if mode == "ui_scene":
-            return scene_answer(data_dir, str(args.get("scene_id") or ""), conn, now)
-        return overview_answer(data_dir, conn, now)
-    except sqlite3.DatabaseError as exc:
-        return {"state": "error", "line": damaged_line(data_dir, exc)}
+            return scene_answer(data_dir, str(args.get("scene_id") or ""), conn, now, fresh)
+        return overview_answer(data_dir, conn, now, fresh)
+    except sqlite3.DatabaseError as exc:  # Sync now's task repairs it (connect() does)
+        return {"state": "error", "line": damaged_line(data_dir, exc), "can_sync": True}
 
 
 def damaged_line(data_dir: str, exc: BaseException) -> str:
@@ -47,26 +50,27 @@ def damaged_line(data_dir: str, exc: BaseException) -> str:
     return f"PlexSync could not read {path}: {exc}. Try again in a moment."
 
 
-def _setup(data_dir: str, conn: dict) -> dict | None:
+def _setup(data_dir: str, conn: dict, fresh: bool) -> dict | None:
     """The setup state when it decides the answer (not set up, turned off, no data yet)."""
-    if os.path.isdir(data_dir) and not (inbox.flag_set(data_dir, inbox.SETTINGS_FLAG)
-                                        or inbox.flag_set(data_dir, inbox.DISABLED_FLAG)):
+    if not fresh and os.path.isdir(data_dir) and not (
+            inbox.flag_set(data_dir, inbox.SETTINGS_FLAG) or inbox.flag_set(data_dir, inbox.DISABLED_FLAG)):
         return None  # the common case: two stats
     from hooks.ui.setup_check import setup_state
     return setup_state(conn, data_dir)
 
 
-def scene_answer(data_dir: str, scene_id: str, conn: dict, now: float) -> dict:
+def scene_answer(data_dir: str, scene_id: str, conn: dict, now: float, fresh: bool = False) -> dict:
     if not scene_id.isdigit():
         return {"state": "error", "line": f"PlexSync's panel was asked about scene {scene_id!r}, "
                                           "which is not a Stash scene id."}
-    setup = _setup(data_dir, conn)
+    setup = _setup(data_dir, conn, fresh)
     if setup is not None and setup["state"] != "ready":
         return setup
     db = open_for_reading(data_dir)
-    if db is None:
-        return {"state": states.NOT_SYNCED, "scene_id": scene_id, "no_data": True,
-                "noted": _noted(data_dir, scene_id)}
+    if db is None:  # PlexSync never ran here, or only a hook noted edits so far
+        return {**states.scene_state(latest=None, scheduled=[], dead=None, record=None,
+                                     skipped=None, noted=_noted(data_dir, scene_id), now=now),
+                "scene_id": scene_id, "no_data": True}
     try:
         records = SyncRecords(db)
         record, skipped = records.get(scene_id), records.skipped_for(scene_id)
@@ -113,8 +117,8 @@ def _noted(data_dir: str, scene_id: str) -> bool:
     return False
 
 
-def overview_answer(data_dir: str, conn: dict, now: float) -> dict:
-    setup = _setup(data_dir, conn) or {"state": "ready"}
+def overview_answer(data_dir: str, conn: dict, now: float, fresh: bool = False) -> dict:
+    setup = _setup(data_dir, conn, fresh) or {"state": "ready"}
     db = open_for_reading(data_dir)
     if db is None:
         return {"setup": setup, "no_data": True, "queue": None, "failed": [], "failed_total": 0}

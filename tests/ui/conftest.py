@@ -3,7 +3,7 @@ with PlexSync installed, the Plex emulator, and Debian's chromium driven by Play
 
 Fixtures (kept stable: other UI tests build on them):
 - `ui_stage` (session): Stash + Plex emulator + PlexSync installed and set up; UI_CLIPS
-  scenes, each with one Plex item. `ui_stage.settings(**overrides)` / `.configure(...)`,
+  scenes titled "Stash clip <n>", each with one Plex item "Plex clip <n>" except NOT_IN_PLEX. `ui_stage.settings(**overrides)` / `.configure(...)`,
   `.scene_id(n)`, `.plex_item(n)`, `.reset()` (default settings, empty queue and data).
 - `browser` (session): chromium launched with executable_path (no browser download) behind
   a dead proxy (loopback bypasses it: the browser never reaches the internet).
@@ -27,6 +27,7 @@ from tests.real_stash.server import (RealStash, free_port, kill_plexsync_process
 from tests.ui.browser import browser_unavailable_reason, launch
 
 UI_CLIPS = 8
+NOT_IN_PLEX = UI_CLIPS - 1   # the one clip Plex has no item for
 PLEX_ROOT = "/plexdata"
 PLEX_TOKEN = "ui-plex-token-4f9a2c7e"  # distinctive: the token test looks for it in every answer
 # Stash shows its release notes over every page until told they were seen.
@@ -100,8 +101,11 @@ def ui_stage(tmp_path_factory):
         for n in range(UI_CLIPS):
             path = clip_path(media, n)
             scene_ids[n] = by_path[str(path)]
-            rating_keys[n] = plex.add_item(section, f"Plex clip {n}",
-                                           files=[PLEX_ROOT + "/" + path.relative_to(media).as_posix()])
+            stash.graphql("mutation T($id: ID!, $t: String) { sceneUpdate(input: {id: $id, "
+                          "title: $t}) { id } }", {"id": scene_ids[n], "t": f"Stash clip {n}"})
+            if n != NOT_IN_PLEX:
+                rating_keys[n] = plex.add_item(section, f"Plex clip {n}", files=[
+                    PLEX_ROOT + "/" + path.relative_to(media).as_posix()])
         plugin_dir = copy_plugin(stash.plugins_dir / "PlexSync")
         stash.set_python(sys.executable)  # the project's virtualenv: PlexSync's requirements
         stash.reload_plugins()
