@@ -228,23 +228,27 @@ def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
 
 def plex_login(opts: argparse.Namespace) -> tuple[int, dict]:
     """Connect to Plex (worker/tasks/connect/terminal.py). Ctrl-C cancels at once, whatever
-    it interrupts: nothing is half-written (each setting is stored whole by Stash)."""
+    it interrupts: each step's settings are stored whole by Stash, and the answer says which
+    steps were done."""
     stash, _ = stash_client(opts)
     data_dir = usable_data_dir(opts)
     ensure_worker_dependencies()
-    from worker.tasks.connect.terminal import Declined, plex_login as login
+    from worker.tasks.connect.terminal import Cancelled, Declined, plex_login as login
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a wait or a question: stop now
     reporters = []
 
     def reporter():  # made only for the Health Check: rich's live bar would fight the countdown
         reporters.append(make_output(getattr(opts, "verbose", False)))
         return reporters[-1]
+    # With --json, stdout carries only the answer: the code, the link and the questions go
+    # to stderr.
+    out = sys.stderr if getattr(opts, "json", False) else sys.stdout
     try:
-        result = login(stash, data_dir, PLUGIN_DIR, reporter, server=opts.server, yes=opts.yes)
-    except KeyboardInterrupt:
+        result = login(stash, data_dir, PLUGIN_DIR, reporter, server=opts.server, yes=opts.yes,
+                       out=out)
+    except Cancelled as exc:
         return EXIT_INTERRUPTED, {"mode": "plex_login", "ok": False, "stopped": True,
-                                  "text": "Cancelled. Settings stored before Ctrl-C stay; run "
-                                          "plex-login again to finish."}
+                                  "text": str(exc)}
     except Declined as exc:
         return EXIT_FAILED, {"mode": "plex_login", "ok": False, "text": str(exc)}
     finally:

@@ -2,6 +2,7 @@
 emulator and the plex.tv world, reading stdout, stderr and the exit status."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from plex.account.session import ROUTES_ENV
+from tests.emulators.plextv_server import ServerResource
 from tests.emulators.plextv_world import ACCOUNT_TOKEN, PlexTvWorld
 from tests.waiting import wait_until
 
@@ -98,7 +100,8 @@ def test_ctrl_c_while_waiting_cancels_and_changes_nothing(world, stash, tmp_path
     cli.send_signal(signal.SIGINT)
     out, err = cli.communicate(timeout=30)
     assert cli.returncode == 130
-    assert "Cancelled." in out and "Traceback" not in err
+    assert "Cancelled: nothing was changed (the code expires by itself)." in out
+    assert "Traceback" not in err
     assert stash.plugin_settings("PlexSync") == KEPT
 
 
@@ -119,3 +122,21 @@ def test_an_unknown_server_name_lists_the_servers_there_are(world, stash, tmp_pa
     assert cli.returncode == 1
     assert "error: The Plex account has no server 'Attic': pick one of 'Living room', " \
            "\"Friend's server\"." in err
+
+
+def test_json_keeps_stdout_for_the_answer_and_ctrl_c_after_signing_in_says_what_is_stored(
+        world, stash, tmp_path):
+    world.account.servers.append(ServerResource("Attic", connections=[]))  # two owned: it asks
+    enter_code_when_shown(world)
+    cli = start_cli(world, stash, tmp_path, "--json")
+    wait_until(lambda: stash.plugin_settings("PlexSync").get("plex_token"), 60, interval=0.1,
+               what="the token to be stored")
+    time.sleep(1.0)  # now at the question: which server
+    cli.send_signal(signal.SIGINT)
+    out, err = cli.communicate(timeout=30)
+    assert cli.returncode == 130
+    answer = json.loads(out)
+    assert answer["stopped"] is True and answer["text"].startswith(
+        "Cancelled: the new Plex token is stored, the Plex URL is not")
+    assert "enter the code:" in err and "Which server (1-3)?" in err
+    assert ACCOUNT_TOKEN not in out + err

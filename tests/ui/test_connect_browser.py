@@ -8,7 +8,8 @@ the routes must be in Stash's environment from its start.
 Covered: code shown → the person enters it → the server picked (the dead local addresses
 fall back to the live one) → Plex URL and token stored, every other setting kept → Health
 Check green; confirming before replacing settings; Cancel; an expired code; and that the
-token appears in no operation answer, no Stash log line and no file outside Stash's config.yml.
+token appears in no operation answer, no Stash log line and no file outside Stash's config.yml;
+plex.tv unreachable; and that configurePlugin replaces the map (why storing sends it whole).
 """
 from __future__ import annotations
 
@@ -231,3 +232,19 @@ def test_stash_replaces_the_settings_map_so_storing_sends_it_whole(stage):
 
     stage.stash.configure_plugin({"plex_url": "http://alone:32400"})  # what a bare call does
     assert stage.stash.plugin_settings() == {"plex_url": "http://alone:32400"}
+
+
+def test_plex_tv_unreachable_is_one_line_with_the_next_step(page, stage):
+    stage.stash.configure_plugin(stage.base_settings())
+    open_connect(page, stage)
+    stage.world.plextv.stop()  # plex.tv away from Stash's machine (here: connection refused)
+    try:
+        page.click(by_testid("plexsync-connect"))
+        message = shown(page, "plexsync-connect-error", 30_000)
+    finally:
+        stage.world.plextv.start()  # same port: the routes Stash was started with still hold
+    assert message.startswith("plex.tv cannot be reached from Stash's machine (connection refused)")
+    assert "set Plex URL and Plex token by hand" in message
+    assert page.locator(by_testid("plexsync-connect-card")).get_by_text(
+        "Settings → Plugins → PlexSync").count() >= 1  # the manual way, right there
+    assert stage.stash.plugin_settings() == stage.base_settings()

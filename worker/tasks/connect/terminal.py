@@ -2,7 +2,7 @@
 
 The code and the link go to stdout at once (a person may be reading them over ssh); the
 countdown goes to stderr (one line redrawn on a terminal, a line a minute in a pipe). Ctrl-C
-cancels at any point (KeyboardInterrupt, raised to the caller). Questions are asked on
+cancels at any point (Cancelled, saying what was already stored). Questions are asked on
 stdin: replacing a Plex URL/token already set (unless --yes) and which server (unless
 --server, or the account owns exactly one).
 """
@@ -27,6 +27,20 @@ class Declined(RuntimeError):
     """The person said no, or could not be asked; str() says what to do instead."""
 
 
+class Cancelled(RuntimeError):
+    """Ctrl-C; str() says what was stored before it (the steps store as they go)."""
+
+
+# What Ctrl-C leaves behind, by the last step done.
+CANCELLED = {
+    "start": "Cancelled: nothing was changed (the code expires by itself).",
+    "linked": "Cancelled: the new Plex token is stored, the Plex URL is not; run plex-login "
+              "again to pick the server.",
+    "chosen": "Cancelled during the Health Check: the Plex URL and token are stored; run the "
+              "health command to check them.",
+}
+
+
 def plex_login(stash: StashClient, data_dir: Path, plugin_dir: Path,
                reporter: Callable[[], Reporter], *,
                server: str | None = None, yes: bool = False, out=None, err=None,
@@ -34,14 +48,23 @@ def plex_login(stash: StashClient, data_dir: Path, plugin_dir: Path,
                sleep=time.sleep, flow: ConnectFlow | None = None) -> TaskResult:
     out, err = out or sys.stdout, err or sys.stderr
     flow = flow or ConnectFlow(stash, data_dir)
+    done = ["start"]
+    try:
+        return _login(flow, plugin_dir, reporter, server, yes, out, err, ask, clock, sleep, done)
+    except KeyboardInterrupt:
+        raise Cancelled(CANCELLED[done[-1]]) from None
+
+
+def _login(flow, plugin_dir, reporter, server, yes, out, err, ask, clock, sleep, done) -> TaskResult:
     existing = flow.existing()
     if existing.any and not yes:
         shown = existing.plex_url or "not set"
         _confirm(ask, f"PlexSync already has a Plex URL ({shown}) and/or token. Replace them "
-                      f"once you have signed in and picked a server? [y/N] ")
+                      f"once you have signed in and picked a server? [y/N] ", out)
     pin = flow.start()
     _say(out, f"Open {LINK_URL} and enter the code: {pin.code}")
     _wait_until_linked(flow, pin, err, clock, sleep)
+    done.append("linked")
     _say(out, "Signed in to plex.tv; the token is stored in PlexSync's settings.")
     account, servers = flow.servers()
     _say(out, f"Servers of the Plex account '{account}':")
@@ -49,6 +72,7 @@ def plex_login(stash: StashClient, data_dir: Path, plugin_dir: Path,
         _say(out, f"  {n}. {_describe(found)}")
     wanted = server or _ask_server(servers, ask, out)
     chosen = flow.choose(wanted, servers)
+    done.append("chosen")
     tried = "; ".join(f"{o.candidate.url} {'answered' if o.ok else o.error}" for o in chosen.outcomes)
     _say(out, f"Plex URL set to {chosen.candidate.url} (tried: {tried})")
     health = flow.health(reporter(), plugin_dir)
@@ -112,21 +136,26 @@ def _ask_server(servers: list[Server], ask, out) -> str:
         _say(out, f"Using '{owned[0].name}', the one server this account owns.")
         return owned[0].id
     answer = _ask(ask, f"Which server (1-{len(servers)})? ",
-                  "pass --server NAME to choose one without a question")
+                  "pass --server NAME to choose one without a question", out)
     if answer.isdigit() and 1 <= int(answer) <= len(servers):
         return servers[int(answer) - 1].id
     return answer  # a name; an unknown one is refused naming the servers there are
 
 
-def _confirm(ask, question: str) -> None:
-    answer = _ask(ask, question, "pass --yes to replace them without a question")
+def _confirm(ask, question: str, out) -> None:
+    answer = _ask(ask, question, "pass --yes to replace them without a question", out)
     if answer.lower() not in ("y", "yes"):
         raise Declined("Nothing changed: the Plex URL and token stay as they are.")
 
 
-def _ask(ask, question: str, instead: str) -> str:
+def _ask(ask, question: str, instead: str, out=None) -> str:
+    """The answer to `question`, asked where the other lines go (input() would print it on
+    stdout, which --json keeps for the answer)."""
+    stream = out or sys.stdout
+    stream.write(question)
+    stream.flush()
     try:
-        return ask(question).strip()
+        return ask("").strip()
     except EOFError:
         raise Declined(f"No answer on stdin: {instead}.") from None
 
@@ -136,4 +165,4 @@ def _say(stream, text: str) -> None:
     stream.flush()
 
 
-__all__ = ["plex_login", "Declined", "ConnectError"]
+__all__ = ["plex_login", "Declined", "Cancelled", "ConnectError"]
