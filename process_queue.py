@@ -233,7 +233,7 @@ def plex_login(opts: argparse.Namespace) -> tuple[int, dict]:
     stash, _ = stash_client(opts)
     data_dir = usable_data_dir(opts)
     ensure_worker_dependencies()
-    from worker.tasks.connect.terminal import Cancelled, Declined, plex_login as login
+    from worker.tasks.connect.terminal import Cancelled, Declined, Terminal, plex_login as login
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a wait or a question: stop now
     reporters = []
 
@@ -242,10 +242,10 @@ def plex_login(opts: argparse.Namespace) -> tuple[int, dict]:
         return reporters[-1]
     # With --json, stdout carries only the answer: the code, the link and the questions go
     # to stderr.
-    out = sys.stderr if getattr(opts, "json", False) else sys.stdout
+    terminal = Terminal(out=sys.stderr if getattr(opts, "json", False) else sys.stdout)
     try:
         result = login(stash, data_dir, PLUGIN_DIR, reporter, server=opts.server, yes=opts.yes,
-                       out=out)
+                       terminal=terminal)
     except Cancelled as exc:
         return EXIT_INTERRUPTED, {"mode": "plex_login", "ok": False, "stopped": True,
                                   "text": str(exc)}

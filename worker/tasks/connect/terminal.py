@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 from hooks.stash_api import StashClient
-from plex.account.errors import ConnectError
 from plex.account.pin import LINK_URL
 from plex.account.servers import Server
 from worker.tasks.connect.flow import ConnectFlow
@@ -41,36 +41,47 @@ CANCELLED = {
 }
 
 
+@dataclass
+class Terminal:
+    """Where the login talks: the streams, the question asker, and time (injectable)."""
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    ask: Callable[[str], str] = input
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
 def plex_login(stash: StashClient, data_dir: Path, plugin_dir: Path,
-               reporter: Callable[[], Reporter], *,
-               server: str | None = None, yes: bool = False, out=None, err=None,
-               ask: Callable[[str], str] = input, clock=time.monotonic,
-               sleep=time.sleep, flow: ConnectFlow | None = None) -> TaskResult:
-    out, err = out or sys.stdout, err or sys.stderr
+               reporter: Callable[[], Reporter], *, server: str | None = None,
+               yes: bool = False, terminal: Terminal | None = None,
+               flow: ConnectFlow | None = None) -> TaskResult:
+    term = terminal or Terminal()
     flow = flow or ConnectFlow(stash, data_dir)
     done = ["start"]
     try:
-        return _login(flow, plugin_dir, reporter, server, yes, out, err, ask, clock, sleep, done)
+        return _login(flow, plugin_dir, reporter, server, yes, term, done)
     except KeyboardInterrupt:
         raise Cancelled(CANCELLED[done[-1]]) from None
 
 
-def _login(flow, plugin_dir, reporter, server, yes, out, err, ask, clock, sleep, done) -> TaskResult:
+def _login(flow: ConnectFlow, plugin_dir: Path, reporter, server, yes: bool, term: Terminal,
+           done: list) -> TaskResult:
+    out = term.out
     existing = flow.existing()
     if existing.any and not yes:
         shown = existing.plex_url or "not set"
-        _confirm(ask, f"PlexSync already has a Plex URL ({shown}) and/or token. Replace them "
-                      f"once you have signed in and picked a server? [y/N] ", out)
+        _confirm(term, f"PlexSync already has a Plex URL ({shown}) and/or token. Replace them "
+                       f"once you have signed in and picked a server? [y/N] ")
     pin = flow.start()
     _say(out, f"Open {LINK_URL} and enter the code: {pin.code}")
-    _wait_until_linked(flow, pin, err, clock, sleep)
+    _wait_until_linked(flow, pin, term)
     done.append("linked")
     _say(out, "Signed in to plex.tv; the token is stored in PlexSync's settings.")
     account, servers = flow.servers()
     _say(out, f"Servers of the Plex account '{account}':")
     for n, found in enumerate(servers, start=1):
         _say(out, f"  {n}. {_describe(found)}")
-    wanted = server or _ask_server(servers, ask, out)
+    wanted = server or _ask_server(servers, term)
     chosen = flow.choose(wanted, servers)
     done.append("chosen")
     tried = "; ".join(f"{o.candidate.url} {'answered' if o.ok else o.error}" for o in chosen.outcomes)
@@ -81,11 +92,12 @@ def _login(flow, plugin_dir, reporter, server, yes, out, err, ask, clock, sleep,
     return TaskResult(health.text, data, ok=health.ok)
 
 
-def _wait_until_linked(flow: ConnectFlow, pin, err, clock, sleep) -> None:
+def _wait_until_linked(flow: ConnectFlow, pin, term: Terminal) -> None:
     """Ask plex.tv every POLL_SECONDS; show the time left every second. PinExpired ends it."""
+    clock = term.clock
     deadline = clock() + pin.seconds_left
     next_poll = clock() + POLL_SECONDS
-    countdown = _Countdown(err)
+    countdown = Countdown(term.err)
     try:
         while True:
             countdown.show(deadline - clock())
@@ -94,12 +106,14 @@ def _wait_until_linked(flow: ConnectFlow, pin, err, clock, sleep) -> None:
                 if state.token:
                     return
                 deadline, next_poll = clock() + state.seconds_left, clock() + POLL_SECONDS
-            sleep(min(1.0, max(0.05, next_poll - clock())))
+            term.sleep(min(1.0, max(0.05, next_poll - clock())))
     finally:
         countdown.close()
 
 
-class _Countdown:
+class Countdown:
+    """The time left: one line redrawn on a terminal; in a pipe the first, then one a minute."""
+
     def __init__(self, stream):
         self.stream = stream
         self.tty = getattr(stream, "isatty", lambda: False)()
@@ -130,32 +144,31 @@ def _describe(server: Server) -> str:
     return text
 
 
-def _ask_server(servers: list[Server], ask, out) -> str:
+def _ask_server(servers: list[Server], term: Terminal) -> str:
     owned = [s for s in servers if s.owned]
     if len(owned) == 1:
-        _say(out, f"Using '{owned[0].name}', the one server this account owns.")
+        _say(term.out, f"Using '{owned[0].name}', the one server this account owns.")
         return owned[0].id
-    answer = _ask(ask, f"Which server (1-{len(servers)})? ",
-                  "pass --server NAME to choose one without a question", out)
+    answer = _ask(term, f"Which server (1-{len(servers)})? ",
+                  "pass --server NAME to choose one without a question")
     if answer.isdigit() and 1 <= int(answer) <= len(servers):
         return servers[int(answer) - 1].id
     return answer  # a name; an unknown one is refused naming the servers there are
 
 
-def _confirm(ask, question: str, out) -> None:
-    answer = _ask(ask, question, "pass --yes to replace them without a question", out)
+def _confirm(term: Terminal, question: str) -> None:
+    answer = _ask(term, question, "pass --yes to replace them without a question")
     if answer.lower() not in ("y", "yes"):
         raise Declined("Nothing changed: the Plex URL and token stay as they are.")
 
 
-def _ask(ask, question: str, instead: str, out=None) -> str:
+def _ask(term: Terminal, question: str, instead: str) -> str:
     """The answer to `question`, asked where the other lines go (input() would print it on
     stdout, which --json keeps for the answer)."""
-    stream = out or sys.stdout
-    stream.write(question)
-    stream.flush()
+    term.out.write(question)
+    term.out.flush()
     try:
-        return ask("").strip()
+        return term.ask("").strip()
     except EOFError:
         raise Declined(f"No answer on stdin: {instead}.") from None
 
@@ -164,5 +177,3 @@ def _say(stream, text: str) -> None:
     stream.write(text + "\n")
     stream.flush()
 
-
-__all__ = ["plex_login", "Declined", "Cancelled", "ConnectError"]
