@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from plex.errors import AmbiguousMatch, ItemNotFound
 from plex.index import Entry, PathIndex
-from plex.paths import is_under, map_path
+from plex.paths import is_under, map_path, path_key
 from validation.config import Config, setting_label
 
 
@@ -68,6 +68,10 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
     # section finds its new path (bounded per section, see FULL_REREAD_EVERY).
     if not entries and index.reread_sections_holding(client, paths):
         entries = _by_path(index, paths)
+    if len(_distinct_items(entries)) > 1:
+        # Several items by the index: ask Plex about each now. A person who removed the
+        # duplicate in Plex to fix an ambiguous match (then pressed Retry) must be seen.
+        entries = _still_holding(client, index, entries, paths)
     by_path = bool(entries)
     if by_path:
         why = "several Plex items hold this scene's files"
@@ -97,6 +101,24 @@ def match(client, index: PathIndex, cfg: Config, snapshot: dict) -> Match:
                f"'{best.title}' (ratingKey {best.rating_key}) of candidates {listed}. Turn on "
                f"{setting_label('strict_matching')} to list such scenes under Failed Syncs instead")
     return Match("LOW", best.rating_key, best.section_id, candidates, warning)
+
+
+def _still_holding(client, index: PathIndex, entries: list[Entry], paths: list[str]) -> list[Entry]:
+    """The entries whose item Plex still has with one of `paths` (one GET per item; only for
+    an ambiguous match); the index forgets or corrects the others."""
+    wanted = {path_key(p) for p in paths}
+    gone = set()
+    for entry in _distinct_items(entries):
+        try:
+            item = client.fetch_item(entry.rating_key)
+        except ItemNotFound:
+            index.forget_item(entry.rating_key)
+            gone.add(entry.rating_key)
+            continue
+        if not wanted & {path_key(f) for f in item.files}:
+            index.correct_item(item)
+            gone.add(entry.rating_key)
+    return [e for e in entries if e.rating_key not in gone]
 
 
 def _inside_a_library(index: PathIndex, paths: list[str]) -> bool:

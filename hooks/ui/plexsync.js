@@ -20,6 +20,9 @@
 
   var PLUGIN_ID = "PlexSync";
   var PAGE_PATH = "/plugin/plexsync";
+  // Stash's server answers every /plugin/... request itself (plugin files), so a reload or a
+  // bookmark of PAGE_PATH gets its "Not Found"; the same page also lives where it survives that.
+  var BOOKMARK_PATH = "/plugins/plexsync";
   var SETTINGS_PATH = "/settings?tab=plugins";
   var TAB_KEY = "plexsync-panel";
   var POLL_MS = 3000; // the panel and the page refresh every 3 s while shown, never faster
@@ -485,6 +488,7 @@
     patchScenePage();
     patchPluginSettings();
     api.register.route(PAGE_PATH, PageRoute);
+    api.register.route(BOOKMARK_PATH, PageRoute);
   } catch (error) {
     // An older Stash without these patch points: PlexSync syncs as before, without its UI.
   }

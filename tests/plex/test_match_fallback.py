@@ -30,3 +30,22 @@ def test_substring_titles_are_not_candidates(rig):
     rig.configure(trigger_plex_scan=False)
     with pytest.raises(ItemNotFound):
         rig.sync(scene("/stash/library/enc.mp4", title="Enc"))
+
+
+DOUBLE = "/data/movies/double/Double.mkv"
+
+
+def test_an_ambiguous_match_is_checked_against_plex_as_it_is_now(rig, plex_library):
+    """The person removes the duplicate in Plex and presses Retry: the index still lists both
+    items, but the matcher asks Plex about each and picks the one that is left."""
+    section = plex_library.sections["movies"]
+    keep = rig.plex.add_item(section, "Double", files=[DOUBLE])
+    duplicate = rig.plex.add_item(section, "Double (copy)", files=[DOUBLE])
+    with pytest.raises(AmbiguousMatch) as err:
+        rig.sync(scene(DOUBLE, title="Stash Double"), allow_scan=False)
+    assert "several Plex items" in str(err.value)
+    rig.plex.remove_item(duplicate)
+    result = rig.sync(scene(DOUBLE, title="Stash Double"), allow_scan=False)
+    assert result.rating_key == str(keep) and result.confidence == "HIGH"
+    assert rig.plex.item(keep)["title"] == "Stash Double"
+    assert [e.rating_key for e in rig.index.lookup(DOUBLE)] == [str(keep)]  # index corrected

@@ -43,6 +43,17 @@ def open_page(page, base_url: str, path: str, wait_for: str | None = None):
     return page
 
 
+def open_in_app(page, base_url: str, path: str, wait_for: str | None = None):
+    """Go to `path` the way a link inside Stash does (its router, no page load): Stash's
+    server answers a full load of /plugin/... itself."""
+    open_page(page, base_url, "/scenes", ".scene-card, .no-scenes, .scene-list, .main")
+    page.evaluate("(path) => { window.history.pushState({}, '', path); "
+                  "window.dispatchEvent(new PopStateEvent('popstate')); }", path)
+    if wait_for:
+        page.wait_for_selector(wait_for, timeout=RENDER_TIMEOUT_MS)
+    return page
+
+
 def open_scene_panel(page, base_url: str, scene_id: str):
     """A scene's page with its PlexSync tab open; returns the panel's locator."""
     open_page(page, base_url, f"/scenes/{scene_id}", '[data-testid="plexsync-tab"]')
