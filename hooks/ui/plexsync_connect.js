@@ -25,8 +25,13 @@
     PLUGIN_ID + "\", args: $args) }";
 
   // The page hands its own `call`; alone (tests, another page) the card asks Stash itself.
+  function graphqlURL() { // Stash's base path (<base href>), as Stash's own client uses it
+    var base = document.querySelector("base");
+    return ((base && base.getAttribute("href")) || "/").replace(/\/?$/, "/") + "graphql";
+  }
+
   function ownCall(args) {
-    return fetch("graphql", {
+    return fetch(graphqlURL(), {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ query: OPERATION, variables: { args: args } })

@@ -248,3 +248,21 @@ def test_plex_tv_unreachable_is_one_line_with_the_next_step(page, stage):
     assert page.locator(by_testid("plexsync-connect-card")).get_by_text(
         "Settings → Plugins → PlexSync").count() >= 1  # the manual way, right there
     assert stage.stash.plugin_settings() == stage.base_settings()
+
+
+def test_the_card_alone_asks_stash_itself(page, stage):
+    """Without the page's `call` (another page embedding the component), the card sends its
+    operations to Stash itself and renders the answer."""
+    stage.stash.configure_plugin({**stage.base_settings(), "plex_url": "http://alone:32400"})
+    open_page(page, stage.stash.url, "/plugins/plexsync", by_testid("plexsync-page"))
+    page.evaluate("""() => {
+        const api = window.PluginApi, h = api.React.createElement;
+        const el = document.createElement("div");
+        el.setAttribute("data-testid", "standalone");
+        document.body.appendChild(el);
+        api.ReactDOM.render(h(api.libraries.ReactRouterDOM.BrowserRouter, null,
+                              h(api.components.PlexSyncConnect, {})), el);
+    }""")
+    current = page.locator(by_testid("standalone") + " " + by_testid("plexsync-connect-current"))
+    wait_until(lambda: current.inner_text() == "Plex at http://alone:32400 (no token yet)", 30,
+               interval=0.1, what="the standalone card's answer")
