@@ -91,6 +91,11 @@ def test_choosing_falls_back_from_dead_local_addresses_and_runs_health_check(wor
     assert settings == {**OTHER_SETTINGS, "plex_token": ACCOUNT_TOKEN, "plex_url": live}
     checks = answer["health"]["checks"]
     assert [c["ok"] for c in checks[:3]] == [True, True, True], checks
+    # pins, user and resources all came from PlexSync's one device, the token in a header only
+    assert len({r["client_id"] for r in world.plextv.requests}) == 1
+    assert {r["path"] for r in world.plextv.requests if r["token_sent"]} == {
+        "/api/v2/user", "/api/v2/resources"}
+    assert not any("X-Plex-Token" in r["query"] for r in world.plextv.requests)
     assert "Plex server 'Living room'" in checks[3]["line"]
 
 
