@@ -50,7 +50,8 @@ UI_PREFIX = "ui_"
 def check_mode(mode) -> str:
     """The mode if PlexSync has it; else one error naming every valid mode."""
     if mode not in MODES and mode not in connect_operations.MODES:
-        raise TaskError(f"unknown task mode {mode!r}; valid modes: {', '.join(MODES)}")
+        tasks = (m for m in MODES if not m.startswith(UI_PREFIX))  # the page's are not typed
+        raise TaskError(f"unknown task mode {mode!r}; valid modes: {', '.join(tasks)}")
     return mode
 
 
