@@ -35,8 +35,8 @@ class PinState:
 
 def start_pin(session: requests.Session, headers: dict) -> PinState:
     """A new 4-character code for plex.tv/link, and how long plex.tv keeps it."""
-    login = MyPlexPinLogin(session=session, headers=headers, requestTimeout=TIMEOUT)
     try:
+        login = MyPlexPinLogin(session=session, headers=headers, requestTimeout=TIMEOUT)
         login.pin  # plexapi 4.18 asks plex.tv for the code on first use of `pin`
     except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
         raise translate(exc) from None
@@ -56,7 +56,10 @@ def check_pin(session: requests.Session, headers: dict, pin_id: int) -> PinState
         raise PinExpired()
     if not response.ok:
         raise translate(RuntimeError(f"plex.tv answered HTTP {response.status_code}"))
-    pin = ElementTree.fromstring(response.content)
+    try:
+        pin = ElementTree.fromstring(response.content)
+    except ElementTree.ParseError:
+        raise translate(RuntimeError("plex.tv's answer was not a pin")) from None
     seconds = int(float(pin.attrib.get("expiresIn") or 0))
     if seconds <= 0 and not pin.attrib.get("authToken"):
         raise PinExpired()
