@@ -80,7 +80,7 @@ def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str | 
     register_secret(*stash.secrets())
     remember_version(stash, data_dir)  # once per Stash: documents adapt to it, too old stops here
     if mode in connect_operations.MODES:  # before the settings: Connect is how they get set
-        return connect_operations.run(mode, args, stash, Path(data_dir))
+        return scrubbed_answer(connect_operations.run(mode, args, stash, Path(data_dir)))
     try:
         settings, cfg = load_settings(stash)
     except ConfigError:  # hooks read no settings; this flag makes them check (and say so)
@@ -95,6 +95,11 @@ def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str | 
     text = scrub(result.text)
     # Stash shows a task's output nowhere; its log is where the user reads the answer.
     (log.info if result.ok else log.warning)(text)
-    if mode.startswith(UI_PREFIX):  # the page shows the answer: JSON, scrubbed as a whole
-        return loads(scrub(dumps({"ok": result.ok, "text": result.text, **result.data})))
+    if mode.startswith(UI_PREFIX):  # the page shows the answer as JSON
+        return scrubbed_answer({"ok": result.ok, "text": result.text, **result.data})
     return text
+
+
+def scrubbed_answer(answer: dict) -> dict:
+    """An answer for the page, with every registered secret cut out of it as a whole."""
+    return loads(scrub(dumps(answer)))

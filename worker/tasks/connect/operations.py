@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 from hooks.stash_api import StashClient
-from hooks.stash_log import progress, scrub
+from hooks.stash_log import progress
 from plex.account.errors import ConnectError
 from plex.account.pin import LINK_URL
 from worker.tasks.connect.flow import ConnectFlow
@@ -80,18 +80,7 @@ def run(mode: str, args: dict, stash: StashClient, data_dir: Path) -> dict:
     except ConnectError as exc:
         log.warning(str(exc))
         answer = {"state": "failed", "kind": exc.kind, "message": str(exc)}
-    return _scrubbed(answer)
-
-
-def _scrubbed(value):
-    """Every text of the answer through the secret filter: nothing registered leaves here."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrubbed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrubbed(v) for v in value]
-    return value
+    return answer  # registry.scrubbed_answer cuts every registered secret out of it
 
 
 def _yes(value) -> bool:
