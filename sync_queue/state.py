@@ -121,8 +121,15 @@ class QueueState:
         return self.get(PLEX_SERVER_KEY)
 
     def remember_plex_server(self, url: str, machine_identifier: str) -> None:
-        """Written only when it changed: a drain calls this once, a read costs no write lock."""
-        value = {"url": url, "machine_identifier": machine_identifier}
+        """Written only when it changed: a drain calls this once, a read costs no write lock.
+        The address is kept without query, fragment or login: a token pasted into the Plex
+        URL setting must not travel to the browser with it."""
+        from urllib.parse import urlsplit, urlunsplit
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+        value = {"url": urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")),
+                 "machine_identifier": machine_identifier}
         if machine_identifier and self.plex_server() != value:
             self.put(PLEX_SERVER_KEY, value)
 

@@ -44,7 +44,7 @@
   function describeFailure(status, body) {
     var errors = (body && body.errors) || [];
     var text = errors.map(function (e) { return (e && e.message) || String(e); }).join("; ");
-    if (/runPluginOperation/.test(text) && /Cannot query field|unknown field|not defined/i.test(text)) {
+    if (/Cannot query field ["']runPluginOperation["'] on type ["']Mutation["']/.test(text)) {
       return "PlexSync's panel needs Stash " + MIN_STASH + " or newer (this Stash cannot run " +
         "plugin operations). Syncing and PlexSync's tasks work as before: Settings → Tasks.";
     }
@@ -86,7 +86,8 @@
     });
   }
 
-  window.PlexSyncUI = { call: call, describeFailure: describeFailure };
+  // For the Connect card (hooks/ui/plexsync_connect.js) and the tests.
+  window.PlexSyncUI = { call: call, describeFailure: describeFailure, operation: OPERATION };
 
   // ---- small helpers ----------------------------------------------------------------------
   function icon(name, className) {
@@ -360,7 +361,7 @@
         boxed(h(Connect, { overview: o, refresh: props.refresh, call: call })));
     }
     var setup = o.setup || {};
-    var url = (o.plex_server && o.plex_server.url) || setup.plex_url;
+    var url = o.plex_server && o.plex_server.url;
     var text = setup.state === "not_set_up" ? setup.line
       : setup.state === "off" ? setup.line
         : url ? "Plex at " + url : "Set the Plex URL and token in Settings → Plugins → PlexSync.";

@@ -36,4 +36,4 @@ def setup_state(conn: dict, data_dir: str) -> dict:
     if not cfg.enabled:
         return {"state": "off", "line": "PlexSync is turned off (setting Enabled): scene edits "
                 "are not sent to Plex.", "settings_url": SETTINGS_PAGE}
-    return {"state": "ready", "plex_url": cfg.plex_url}
+    return {"state": "ready"}

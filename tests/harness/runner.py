@@ -306,6 +306,12 @@ class PluginRunner:
                  timeout: float | None = None) -> RunResult:
         return self.start_task(task_name_or_mode, args).wait(timeout)
 
+    def run_operation(self, args: dict, *, timeout: float | None = None) -> RunResult:
+        """runPluginOperation(plugin_id, args): the plugin's exec with exactly `args` (no task,
+        no default args); Stash hands the plugin's `output` back to the caller as JSON."""
+        operation = Operation("runPluginOperation", "", (), {})
+        return self._finish(self._spawn("task", operation, dict(args), None), timeout)
+
     def run_hook(self, hook_type: str, scene_id, input=None, input_fields=None, *,
                  timeout: float | None = None) -> list[RunResult]:
         """ExecutePostHooks for one object: every hook entry triggered by hook_type runs in

@@ -2,6 +2,8 @@
 the panel can show, Sync now landing an edit in Plex, and the Open in Plex address."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.ui.browser import by_testid, open_scene_panel
@@ -110,3 +112,17 @@ def test_a_damaged_queue_file_is_one_readable_line(stage, ui_page):
     ui_page.click(by_testid("plexsync-sync-now"))  # its task repairs the file, then syncs
     panel_in_state(ui_page, "synced", 60_000)
     assert list(stage.data_dir.glob("queue.db.damaged-*"))
+
+
+def test_plays_brought_from_plex_show_in_the_panel(stage, ui_page):
+    status, body = stage.operation({"mode": "ui_sync_now", "scene_id": stage.scene_id(5)})
+    assert status == 200 and body["data"]["runPluginOperation"]["queued"], body
+    wait_until(lambda: stage.plex_item(5)["title"] == "Stash clip 5", 60, interval=0.2,
+               what="the sync of clip 5")
+    stage.plex.add_play(stage.rating_keys[5], viewed_at=int(time.time()) - 3600)
+    job = stage.stash.wait_job(stage.stash.run_task("Import Plex plays"), 120)
+    assert job["status"] == "FINISHED", job
+    open_panel(ui_page, stage, 5)
+    plays = ui_page.locator(by_testid("plexsync-plays"))
+    plays.wait_for(timeout=20_000)
+    assert plays.inner_text().startswith("1 imported, last ")
