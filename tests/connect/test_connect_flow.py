@@ -2,6 +2,8 @@
 settings through the Stash emulator (whose configurePlugin replaces the map, as Stash's does)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hooks.stash_api import StashClient
@@ -12,6 +14,7 @@ from tests.emulators.plextv_world import ACCOUNT_TOKEN, free_port
 from worker.tasks.connect import operations
 from worker.tasks.connect.flow import ConnectFlow
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 OTHER_SETTINGS = {"path_map": "/data => /plexdata", "max_tags": 7, "strict_matching": False,
                   "plex_libraries": "Stash Scenes"}
 
@@ -24,7 +27,7 @@ def stash(stash_factory):
 
 
 def flow_for(stash, tmp_path) -> ConnectFlow:
-    return ConnectFlow(StashClient(stash.url), tmp_path)
+    return ConnectFlow(StashClient(stash.url), tmp_path, PROJECT_ROOT)
 
 
 def signed_in(stash, tmp_path, world) -> ConnectFlow:
@@ -37,7 +40,8 @@ def signed_in(stash, tmp_path, world) -> ConnectFlow:
 
 
 def run(mode, stash, tmp_path, **args):
-    return operations.run(mode, {"mode": mode, **args}, StashClient(stash.url), tmp_path)
+    return operations.run(mode, {"mode": mode, **args}, StashClient(stash.url), tmp_path,
+                          PROJECT_ROOT)
 
 
 def test_code_then_link_stores_the_token_and_keeps_every_other_setting(world, stash, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import ssl
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,8 @@ from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.plextv_server import Connection
 from tests.emulators.plextv_world import ACCOUNT_TOKEN, plex_direct
 from worker.tasks.connect.flow import ConnectFlow
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def certificate_for(name: str, folder):
@@ -49,7 +52,7 @@ def tls_world(world, tmp_path, monkeypatch):
 
 
 def connect(stash, tmp_path, world):
-    flow = ConnectFlow(StashClient(stash.url), tmp_path / "data")
+    flow = ConnectFlow(StashClient(stash.url), tmp_path / "data", PROJECT_ROOT)
     pin = flow.start()
     world.authorize_latest()
     flow.check(pin.pin_id)

@@ -80,7 +80,8 @@ def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str | 
     register_secret(*stash.secrets())
     remember_version(stash, data_dir)  # once per Stash: documents adapt to it, too old stops here
     if mode in connect_operations.MODES:  # before the settings: Connect is how they get set
-        return scrubbed_answer(connect_operations.run(mode, args, stash, Path(data_dir)))
+        return scrubbed_answer(connect_operations.run(mode, args, stash, Path(data_dir),
+                                                       Path(plugin_dir)))
     try:
         settings, cfg = load_settings(stash)
     except ConfigError:  # hooks read no settings; this flag makes them check (and say so)

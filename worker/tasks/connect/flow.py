@@ -57,10 +57,11 @@ class Chosen:
 
 
 class ConnectFlow:
-    def __init__(self, stash: StashClient, data_dir: Path,
+    def __init__(self, stash: StashClient, data_dir: Path, plugin_dir: Path,
                  session_factory: SessionFactory = account_session):
         self.stash = stash
         self.data_dir = Path(data_dir)
+        self.plugin_dir = Path(plugin_dir)
         self.session_factory = session_factory
         self.headers = device_headers(data_dir)
 
@@ -98,10 +99,10 @@ class ConnectFlow:
         log.info(f"Connected to Plex server '{server.name}' at {chosen.candidate.url}")
         return chosen
 
-    def health(self, reporter: Reporter, plugin_dir: Path) -> TaskResult:
+    def health(self, reporter: Reporter) -> TaskResult:
         """Health Check on the settings just stored (read back from Stash)."""
         settings, cfg = load_settings(self.stash)
-        env = TaskEnv(cfg=cfg, settings=settings, stash=self.stash, plugin_dir=Path(plugin_dir),
+        env = TaskEnv(cfg=cfg, settings=settings, stash=self.stash, plugin_dir=self.plugin_dir,
                       data_dir=self.data_dir, args={"mode": "health_check"}, reporter=reporter)
         return health.health_check(env)
 

@@ -24,7 +24,6 @@ from worker.tasks.connect.flow import ConnectFlow
 from worker.tasks.env import StashProgress, TaskError
 
 log = logging.getLogger(__name__)
-PLUGIN_DIR = Path(__file__).resolve().parents[3]
 
 
 def status(flow: ConnectFlow, args: dict) -> dict:
@@ -60,7 +59,7 @@ def choose(flow: ConnectFlow, args: dict) -> dict:
     if not wanted:
         raise TaskError("ui_connect_choose needs the argument 'server' (its id or name)")
     chosen = flow.choose(wanted)
-    result = flow.health(StashProgress(progress), PLUGIN_DIR)
+    result = flow.health(StashProgress(progress))
     return {"state": "connected", "server": chosen.server.name,
             "plex_url": chosen.candidate.url, "verify_tls": chosen.verify_tls,
             "tried": [{"url": o.candidate.url, "ok": o.ok, "error": o.error}
@@ -73,8 +72,8 @@ MODES = {"ui_connect_status": status, "ui_connect_start": start, "ui_connect_che
          "ui_connect_servers": servers, "ui_connect_choose": choose}
 
 
-def run(mode: str, args: dict, stash: StashClient, data_dir: Path) -> dict:
-    flow = ConnectFlow(stash, data_dir)
+def run(mode: str, args: dict, stash: StashClient, data_dir: Path, plugin_dir: Path) -> dict:
+    flow = ConnectFlow(stash, data_dir, plugin_dir)
     try:
         answer = MODES[mode](flow, args)
     except ConnectError as exc:

@@ -56,15 +56,15 @@ def plex_login(stash: StashClient, data_dir: Path, plugin_dir: Path,
                yes: bool = False, terminal: Terminal | None = None,
                flow: ConnectFlow | None = None) -> TaskResult:
     term = terminal or Terminal()
-    flow = flow or ConnectFlow(stash, data_dir)
+    flow = flow or ConnectFlow(stash, data_dir, plugin_dir)
     done = ["start"]
     try:
-        return _login(flow, plugin_dir, reporter, server, yes, term, done)
+        return _login(flow, reporter, server, yes, term, done)
     except KeyboardInterrupt:
         raise Cancelled(CANCELLED[done[-1]]) from None
 
 
-def _login(flow: ConnectFlow, plugin_dir: Path, reporter, server, yes: bool, term: Terminal,
+def _login(flow: ConnectFlow, reporter, server, yes: bool, term: Terminal,
            done: list) -> TaskResult:
     out = term.out
     existing = flow.existing()
@@ -86,7 +86,7 @@ def _login(flow: ConnectFlow, plugin_dir: Path, reporter, server, yes: bool, ter
     done.append("chosen")
     tried = "; ".join(f"{o.candidate.url} {'answered' if o.ok else o.error}" for o in chosen.outcomes)
     _say(out, f"Plex URL set to {chosen.candidate.url} (tried: {tried})")
-    health = flow.health(reporter(), plugin_dir)
+    health = flow.health(reporter())
     data = {"server": chosen.server.name, "plex_url": chosen.candidate.url,
             "verify_tls": chosen.verify_tls, "health": health.data.get("checks", [])}
     return TaskResult(health.text, data, ok=health.ok)
