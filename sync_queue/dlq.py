@@ -61,12 +61,11 @@ class DeadLetters:
              int(job.get("attempts", 0)), float(job.get("first_failed_at") or now), now,
              json.dumps(job, default=str)))
 
-    def list(self, reason_code: str | None = None, limit: int | None = None,
-             scene_id=None) -> list[DeadLetter]:
-        """Entries, newest failure first; optionally only one reason code or one scene."""
+    def list(self, reason_code: str | None = None, limit: int | None = None) -> list[DeadLetter]:
+        """Entries, newest failure first; optionally only one reason code."""
         sql = ("SELECT id, scene_id, title, reason_code, reason, error_class, candidates, "
                "attempts, first_failure, last_failure, job FROM dead_letters")
-        where, args = _where(reason_code, scene_id)
+        where, args = _where(reason_code, None)
         sql += where
         sql += " ORDER BY last_failure DESC, id DESC"
         if limit:

@@ -104,13 +104,3 @@ def scene_rating_keys(db: sqlite3.Connection) -> dict[str, str]:
             found[scene_id] = str(rating_key)
     return found
 
-
-def scene_play_state(db: sqlite3.Connection, scene_id) -> dict | None:
-    """What the import brought into Stash for one scene; None before any import (a reader:
-    the import's tables may not exist yet)."""
-    try:
-        row = db.execute("SELECT state FROM play_imports WHERE scene_id = ?",
-                         (scene_key(scene_id),)).fetchone()
-    except sqlite3.OperationalError:  # no such table: Plex plays were never imported
-        return None
-    return json.loads(row[0]) if row else None

@@ -80,11 +80,6 @@ class SyncRecords:
         self._conn.execute("INSERT OR REPLACE INTO skipped_scenes (scene_id, reason, skipped_at) "
                            "VALUES (?, ?, ?)", (scene_key(scene_id), reason, self._clock()))
 
-    def skipped_for(self, scene_id) -> dict | None:
-        row = self._conn.execute("SELECT reason, skipped_at FROM skipped_scenes WHERE scene_id = ?",
-                                 (scene_key(scene_id),)).fetchone()
-        return {"reason": row[0], "skipped_at": row[1]} if row else None
-
     def skipped(self) -> list[dict]:
         rows = self._conn.execute(
             "SELECT scene_id, reason, skipped_at FROM skipped_scenes ORDER BY skipped_at DESC")

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from sync_queue import inbox
+from sync_queue.view import queue_counts
 
 QUEUE_DB = "queue.db"
 QUEUE_TABLE = "ack_queue_default"  # persist-queue: f"{_TABLE_NAME}_{name}" with name "default"
@@ -78,38 +78,6 @@ def connect(data_dir: str | Path) -> sqlite3.Connection:
         error = exc
     repair_damaged(path, error)
     return _open(path)
-
-
-def open_for_reading(data_dir: str | Path) -> sqlite3.Connection | None:
-    """queue.db for a reader that must neither create nor repair it (Stash's web UI polls
-    it): None while PlexSync has no queue.db yet; sqlite3.DatabaseError when the file is
-    damaged (repairing is the writers' job, in connect())."""
-    path = Path(data_dir) / QUEUE_DB
-    if not path.is_file():
-        return None
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    try:
-        old = conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION
-    except BaseException:
-        conn.close()
-        raise
-    if old:  # written by an older PlexSync: the upgrade is one write, once
-        conn.close()
-        return connect(data_dir)
-    return conn
-
-
-def scene_latest(conn: sqlite3.Connection, scene_id) -> tuple[int, float] | None:
-    """(seq, enqueued_at) of the newest job ever queued for the scene."""
-    return conn.execute("SELECT seq, enqueued_at FROM scene_latest WHERE scene_id = ?",
-                        (scene_key(scene_id),)).fetchone()
-
-
-def scheduled_for_scene(conn: sqlite3.Connection, scene_id) -> list[dict]:
-    """The scene's jobs waiting for a later time (retries, a new scene's delay), newest first."""
-    return [json.loads(job) for (job,) in conn.execute(
-        "SELECT job FROM scheduled_jobs WHERE scene_id = ? ORDER BY seq DESC",
-        (scene_key(scene_id),))]
 
 
 def repair_damaged(data_dir: Path, error: BaseException) -> None:
@@ -251,7 +219,7 @@ class QueueStore:
 
     def counts(self) -> dict:
         """Queue sizes read from SQLite (what every process sees), never per-process counters."""
-        return queue_counts(self._conn, self.data_dir)
+        return queue_counts(self._conn, self.data_dir)  # the same SQL the web UI reads
 
     def take_unreported_drain_summary(self) -> str | None:
         """The background drainer's last summary line, once: the next caller gets None."""
@@ -275,22 +243,3 @@ class QueueStore:
                                  (AUTH_FAILURE_KEY,)).fetchone()
         return bool(row) and json.loads(row[0]).get("fingerprint") == token_fingerprint
 
-
-def queue_counts(conn: sqlite3.Connection, data_dir: str | Path) -> dict:
-    """Queue sizes read from SQLite (what every process sees), never per-process counters."""
-    q = conn.execute
-    by_status = dict(q(f"SELECT status, COUNT(*) FROM {QUEUE_TABLE} GROUP BY status").fetchall())
-    scheduled, next_due = q("SELECT COUNT(*), MIN(not_before) FROM scheduled_jobs").fetchone()
-    by_reason = dict(q("SELECT reason_code, COUNT(*) FROM dead_letters "
-                       "GROUP BY reason_code").fetchall())
-    noted = len(inbox.pending(data_dir))  # edits hooks noted, not yet turned into jobs
-    return {
-        "ready": by_status.get(0, 0) + by_status.get(STATUS_READY, 0) + noted,
-        "inbox": noted,
-        "in_flight": by_status.get(STATUS_UNACK, 0),
-        "scheduled": scheduled,
-        "next_due": next_due,
-        "dead_letters": sum(by_reason.values()),
-        "dead_letters_by_reason": by_reason,
-        "skipped": q("SELECT COUNT(*) FROM skipped_scenes").fetchone()[0],
-    }

@@ -220,6 +220,7 @@
     if (s.reason) rows.push(row(s.state === "failed" ? "Reason" : "Last reason", s.reason, "plexsync-reason"));
     if (s.fix) rows.push(row("What to do", s.fix, "plexsync-fix"));
     if (s.state === "failed") rows.push(row("Failed", when(s.failed_at)));
+    if (s.state === "failed" && s.attempts > 1) rows.push(row("Attempts", String(s.attempts)));
     if (s.plays) {
       rows.push(row("Plays from Plex", s.plays.count + " imported, last " + when(s.plays.last_at),
         "plexsync-plays"));
@@ -247,13 +248,15 @@
     var s = answer.data;
     var busy = action[0] && action[0].busy;
 
-    function syncNow() {
-      action[1]({ busy: true });
-      call({ mode: "ui_sync_now", scene_id: String(sceneId) }).then(function (r) {
+    function run(mode) {
+      action[1]({ busy: mode });
+      call({ mode: mode, scene_id: String(sceneId) }).then(function (r) {
         action[1]({ line: r.line || (r.data && !r.data.ok ? r.data.text : null) });
         reload();
       });
     }
+    function syncNow() { run("ui_sync_now"); }
+    function retry() { run("ui_retry"); }
 
     var body;
     if (answer.loading) {
@@ -273,9 +276,15 @@
             variant: "secondary", href: s.item.open_in_plex, target: "_blank",
             rel: "noopener noreferrer", "data-testid": "plexsync-open-in-plex"
           }, icon("faExternalLinkAlt", "mr-2"), "Open in Plex") : null,
+          s.state === "failed" ? h(B.Button, {
+            variant: "primary", disabled: !!busy, onClick: retry, "data-testid": "plexsync-retry"
+          }, icon("faRedo", busy === "ui_retry" ? "mr-2 fa-spin" : "mr-2"),
+          busy === "ui_retry" ? "Retrying…" : "Retry") : null,
           s.state !== "off" && s.state !== "not_set_up" && (s.state !== "error" || s.can_sync) ? h(B.Button, {
-            variant: "primary", disabled: !!busy, onClick: syncNow, "data-testid": "plexsync-sync-now"
-          }, icon("faSyncAlt", busy ? "mr-2 fa-spin" : "mr-2"), busy ? "Queuing…" : "Sync now") : null,
+            variant: s.state === "failed" ? "secondary" : "primary", disabled: !!busy, onClick: syncNow,
+            "data-testid": "plexsync-sync-now"
+          }, icon("faSyncAlt", busy === "ui_sync_now" ? "mr-2 fa-spin" : "mr-2"),
+          busy === "ui_sync_now" ? "Queuing…" : "Sync now") : null,
           stashLink(PAGE_PATH, "PlexSync page", { className: "btn btn-link" })),
         action[0] && action[0].line ? errorLine(action[0].line) : null);
     }
@@ -327,6 +336,15 @@
     return [null, "not contacted yet (Health Check tests the connection)"];
   }
 
+  // A drain's summary line names every error; the failed list below shows them in full.
+  function runHead(line) {
+    var parts = String(line || "").split("; errors: ");
+    if (parts.length < 2) return parts[0];
+    var count = parts[1].split(" | ").length + (/\(\+(\d+) more\)$/.test(parts[1])
+      ? Number(/\(\+(\d+) more\)$/.exec(parts[1])[1]) : 0);
+    return parts[0] + "; " + count + " error" + (count === 1 ? "" : "s") + " (see Failed syncs)";
+  }
+
   function QueueCard(props) {
     var o = props.o, q = o.queue || {};
     var running = o.drainer && o.drainer.running;
@@ -348,9 +366,10 @@
           plex[1]), "plexsync-plex-state"),
         row("Background sync", running ? "running" + (o.drainer.total ? " (" + o.drainer.processed +
           " of " + o.drainer.total + " jobs)" : "") : "not running"),
-        row("Last successful sync", when(o.last_sync_at) + " · " + (o.synced_scenes || 0) + " scenes synced"),
-        row("Last background run", o.last_run ? when(o.last_run.at) + ": " + o.last_run.line : "none yet",
-          "plexsync-last-run"))));
+        row("Last successful sync", when(o.last_sync_at) + " · " + (o.synced_scenes || 0) +
+          (o.synced_scenes === 1 ? " scene" : " scenes") + " synced"),
+        row("Last background run", o.last_run ? when(o.last_run.at) + ": " + runHead(o.last_run.line)
+          : "none yet", "plexsync-last-run"))));
   }
 
   function ConnectionCard(props) {
@@ -367,7 +386,12 @@
         : url ? "Plex at " + url : "Set the Plex URL and token in Settings → Plugins → PlexSync.";
     return card("Plex connection", "plexsync-connection", h(React.Fragment, null,
       h("p", { "data-testid": "plexsync-setup-line" }, text),
-      stashLink(SETTINGS_PATH, "Settings → Plugins → PlexSync", { className: "btn btn-secondary" })));
+      url ? h("p", { className: "text-muted plexsync-fix" }, "The server PlexSync last talked to " +
+        "(a sync or Health Check). Plex URL and token are set in Settings → Plugins.") : null,
+      h("div", { className: "plexsync-actions" },
+        stashLink(SETTINGS_PATH, "Settings → Plugins → PlexSync", { className: "btn btn-secondary" }),
+        url ? h(B.Button, { variant: "secondary", href: url + "/web/index.html", target: "_blank",
+          rel: "noopener noreferrer" }, icon("faExternalLinkAlt", "mr-2"), "Open Plex Web") : null)));
   }
 
   function FailedCard(props) {
@@ -375,10 +399,12 @@
     var rows = (o.failed || []).map(function (f) {
       return h("tr", { key: f.scene_id + "-" + f.failed_at, "data-testid": "plexsync-failed-row",
         "data-scene-id": f.scene_id },
-        h("td", null, stashLink("/scenes/" + f.scene_id, f.title || "scene " + f.scene_id)),
+        h("td", { className: "plexsync-scene-cell" },
+          stashLink("/scenes/" + f.scene_id, f.title || "scene " + f.scene_id)),
         h("td", null, h("div", { className: "plexsync-reason" }, f.reason),
           h("div", { className: "plexsync-fix text-muted" }, f.fix)),
-        h("td", { className: "text-nowrap" }, when(f.failed_at), h("br"), f.attempts + " attempts"),
+        h("td", { className: "text-nowrap" }, when(f.failed_at),
+          f.attempts > 1 ? h("div", { className: "text-muted" }, f.attempts + " attempts") : null),
         h("td", { className: "text-nowrap plexsync-row-actions" },
           h(B.Button, { size: "sm", variant: "primary", disabled: busy, "data-testid": "plexsync-retry",
             onClick: function () { act({ mode: "ui_retry", scene_id: f.scene_id }, "Retry"); } },

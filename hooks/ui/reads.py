@@ -9,23 +9,14 @@ created, never repaired here (a damaged one is named, the next writer repairs it
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 
+from hooks.lean_json import loads
 from hooks.ui import scene_state as states
 from sync_queue import inbox
-from sync_queue.dlq import DeadLetters
-from sync_queue.plays import scene_play_state
-from sync_queue.records import SyncRecords
-from sync_queue.state import QueueState
-from sync_queue.store import open_for_reading, queue_counts, scene_latest, scheduled_for_scene
+from sync_queue.view import DatabaseError, QueueView
 
 FAILED_SHOWN = 50  # the page lists this many failed syncs; the count says how many there are
-SETTINGS_PAGE = "/settings?tab=plugins"
-
-
-class DamagedFile(RuntimeError):
-    """queue.db cannot be read: the message says which file and what happens next."""
 
 
 def answer(mode: str, args: dict, conn: dict, data_dir: str, now: float | None = None) -> dict:
@@ -37,7 +28,7 @@ def answer(mode: str, args: dict, conn: dict, data_dir: str, now: float | None =
         if mode == "ui_scene":
             return scene_answer(data_dir, str(args.get("scene_id") or ""), conn, now, fresh)
         return overview_answer(data_dir, conn, now, fresh)
-    except sqlite3.DatabaseError as exc:  # Sync now's task repairs it (connect() does)
+    except DatabaseError as exc:  # Sync now's task repairs it (connect() does)
         return {"state": "error", "line": damaged_line(data_dir, exc), "can_sync": True}
 
 
@@ -66,23 +57,19 @@ def scene_answer(data_dir: str, scene_id: str, conn: dict, now: float, fresh: bo
     setup = _setup(data_dir, conn, fresh)
     if setup is not None and setup["state"] != "ready":
         return setup
-    db = open_for_reading(data_dir)
-    if db is None:  # PlexSync never ran here, or only a hook noted edits so far
+    view = QueueView.open(data_dir, loads)
+    if view is None:  # PlexSync never ran here, or only a hook noted edits so far
         return {**states.scene_state(latest=None, scheduled=[], dead=None, record=None,
                                      skipped=None, noted=_noted(data_dir, scene_id), now=now),
                 "scene_id": scene_id, "no_data": True}
-    try:
-        records = SyncRecords(db)
-        record, skipped = records.get(scene_id), records.skipped_for(scene_id)
-        dead = DeadLetters(db).list(scene_id=scene_id, limit=1)
+    with view:
+        record = view.record(scene_id)
         facts = states.scene_state(
-            latest=scene_latest(db, scene_id), scheduled=scheduled_for_scene(db, scene_id),
-            dead=dead[0] if dead else None, record=record, skipped=skipped,
+            latest=view.latest(scene_id), scheduled=view.scheduled(scene_id),
+            dead=view.dead_letter(scene_id), record=record, skipped=view.skipped(scene_id),
             noted=_noted(data_dir, scene_id), now=now)
-        server = QueueState(db).plex_server()
-        plays = scene_play_state(db, scene_id)
-    finally:
-        db.close()
+        server = view.state().get("plex_server")
+        plays = view.plays(scene_id)
     facts["scene_id"] = scene_id
     if record:
         facts["item"] = {"rating_key": str(record.get("rating_key") or ""),
@@ -106,7 +93,6 @@ def open_in_plex(server: dict | None, rating_key) -> str | None:
 
 def _noted(data_dir: str, scene_id: str) -> bool:
     """An inbox file names the scene: a hook or Sync now noted it, no drainer read it yet."""
-    from hooks.lean_json import loads
     for name in inbox.pending(data_dir):
         raw = inbox.read(data_dir, name)
         try:
@@ -119,36 +105,31 @@ def _noted(data_dir: str, scene_id: str) -> bool:
 
 def overview_answer(data_dir: str, conn: dict, now: float, fresh: bool = False) -> dict:
     setup = _setup(data_dir, conn, fresh) or {"state": "ready"}
-    db = open_for_reading(data_dir)
-    if db is None:
+    view = QueueView.open(data_dir, loads)
+    if view is None:
         return {"setup": setup, "no_data": True, "queue": None, "failed": [], "failed_total": 0}
-    from sync_queue.lock import drain_lock_held
-    try:
-        queue = queue_counts(db, data_dir)
-        state, records = QueueState(db), SyncRecords(db)
-        dead = DeadLetters(db)
-        failed = dead.list(limit=FAILED_SHOWN)
-        answer = {
-            "setup": setup, "queue": queue, "failed_total": sum(dead.counts_by_reason().values()),
-            "failed": [_failed_row(e) for e in failed],
-            "plex": _plex_contact(state.breaker(), state.auth_failure(), records.last_synced_at()),
-            "plex_server": state.plex_server(),
-            "last_sync_at": records.last_synced_at(), "synced_scenes": records.count(),
-            "last_run": state.last_drain_summary(),
-            "drainer": {"running": drain_lock_held(data_dir),
-                        **{k: (state.drain_status() or {}).get(k)
-                           for k in ("processed", "total", "started_at", "updated_at")}},
-        }
-    finally:
-        db.close()
-    return answer
+    from sync_queue.lock import drain_lock_held  # the page only: the panel skips fcntl
+    with view:
+        queue, state = view.counts(), view.state()
+        failed, failed_scenes = view.dead_letters(limit=FAILED_SHOWN), view.failed_scenes()
+        synced_scenes, last_sync = view.synced()
+    drain = state.get("drain_status") or {}
+    return {
+        "setup": setup, "queue": queue, "failed_total": failed_scenes,
+        "failed": [_failed_row(e) for e in failed],
+        "plex": _plex_contact(state.get("breaker"), state.get("auth_failure"), last_sync),
+        "plex_server": state.get("plex_server"), "last_sync_at": last_sync,
+        "synced_scenes": synced_scenes, "last_run": state.get("drain_summary"),
+        "drainer": {"running": drain_lock_held(data_dir),
+                    **{k: drain.get(k) for k in ("processed", "total", "started_at", "updated_at")}},
+    }
 
 
-def _failed_row(entry) -> dict:
-    return {"scene_id": entry.scene_id, "title": entry.title, "reason_code": entry.reason_code,
-            "reason": entry.reason, "fix": states.fix_for(entry.reason_code),
-            "attempts": entry.attempts, "failed_at": entry.last_failure,
-            "looked_for": entry.job.get("looked_for")}
+def _failed_row(entry: dict) -> dict:
+    return {"scene_id": entry["scene_id"], "title": entry["title"],
+            "reason_code": entry["reason_code"], "reason": entry["reason"],
+            "fix": states.fix_for(entry["reason_code"]), "attempts": entry["attempts"],
+            "failed_at": entry["last_failure"], "looked_for": entry["job"].get("looked_for")}
 
 
 def _plex_contact(breaker: dict | None, auth: dict | None, last_sync) -> dict:

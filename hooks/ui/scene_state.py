@@ -35,16 +35,17 @@ def scene_state(*, latest, scheduled: list, dead, record: dict | None, skipped: 
     """The scene's state and the facts the panel shows for it.
 
     latest: (seq, enqueued_at) of the scene's newest job or None; scheduled: its scheduled
-    jobs (dicts, newest first); dead: its newest DeadLetter or None; noted: an inbox file
+    jobs (dicts, newest first); dead: its newest dead letter (sync_queue/view.py) or None;
+    noted: an inbox file
     names it (a hook or Sync now, not read by a drainer yet)."""
     seq, enqueued_at = latest or (None, 0.0)
     if noted:
         return {"state": WAITING, "since": now}
-    if dead is not None and (seq is None or int(dead.job.get("seq") or 0) >= seq):
-        return {"state": FAILED, "reason": dead.reason, "reason_code": dead.reason_code,
-                "fix": fix_for(dead.reason_code), "attempts": dead.attempts,
-                "failed_at": dead.last_failure, "candidates": dead.candidates,
-                "looked_for": dead.job.get("looked_for")}
+    if dead is not None and (seq is None or int(dead["job"].get("seq") or 0) >= seq):
+        return {"state": FAILED, "reason": dead["reason"], "reason_code": dead["reason_code"],
+                "fix": fix_for(dead["reason_code"]), "attempts": dead["attempts"],
+                "failed_at": dead["last_failure"], "candidates": dead["candidates"],
+                "looked_for": dead["job"].get("looked_for")}
     job = next((j for j in scheduled if seq is None or j.get("seq") == seq), None)
     if job is not None:
         return _scheduled(job)

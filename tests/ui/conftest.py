@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +82,9 @@ class UiStage:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def ui_stage(tmp_path_factory):
-    reason = unavailable_reason() or browser_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    root = tmp_path_factory.mktemp("ui-stash")
+@contextmanager
+def running_stage(root: Path):
+    """Stash (with PlexSync set up) and the Plex emulator under `root`; stopped afterwards."""
     home, media = root / "home", root / "media"
     make_clips([(clip_path(media, n), 200 + n) for n in range(UI_CLIPS)])
     stash = RealStash(home, media, free_port()).start({"PLEXSYNC_NEW_SCENE_DELAY": "0"})
@@ -116,6 +114,15 @@ def ui_stage(tmp_path_factory):
         stash.stop()
         kill_plexsync_processes(home / "plexsync")
         plex.stop()
+
+
+@pytest.fixture(scope="session")
+def ui_stage(tmp_path_factory):
+    reason = unavailable_reason() or browser_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with running_stage(tmp_path_factory.mktemp("ui-stash")) as stage:
+        yield stage
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 from hooks.ui import scene_state as s
 from hooks.ui.reads import answer, open_in_plex
 from sync_queue import inbox
-from sync_queue.dlq import DeadLetter, DeadLetters
+from sync_queue.dlq import DeadLetters
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
 from sync_queue.store import QueueStore, connect
@@ -18,9 +18,12 @@ from sync_queue.store import QueueStore, connect
 NOW = 1_700_000_000.0
 
 
-def dead(seq: int, code: str = "not_found") -> DeadLetter:
-    return DeadLetter(1, "7", "t", code, "why", "ItemNotFound", [], 3, NOW - 90, NOW - 60,
-                      {"seq": seq, "looked_for": "/plex/a.mp4"})
+def dead(seq: int, code: str = "not_found") -> dict:
+    """A dead letter as sync_queue/view.py reads it."""
+    return {"id": 1, "scene_id": "7", "title": "t", "reason_code": code, "reason": "why",
+            "error_class": "ItemNotFound", "candidates": [], "attempts": 3,
+            "first_failure": NOW - 90, "last_failure": NOW - 60,
+            "job": {"seq": seq, "looked_for": "/plex/a.mp4"}}
 
 
 RECORD = {"synced_at": NOW - 100}
@@ -107,13 +110,15 @@ def test_overview_answer_counts_failed_and_plex_contact(tmp_path):
         store.enqueue([{"scene_id": 8, "job_key": "k", "data": {"title": "Eight"}}])
     conn = connect(tmp_path)
     try:
-        DeadLetters(conn).add({"seq": 1, "scene_id": 8, "data": {"title": "Eight"}},
-                              reason_code="bad_request", reason="Plex refused", error_class="X")
+        for seq, reason in ((1, "older"), (2, "Plex refused")):  # edited twice: two entries
+            DeadLetters(conn).add({"seq": seq, "scene_id": 8, "data": {"title": "Eight"}},
+                                  reason_code="bad_request", reason=reason, error_class="X")
         QueueState(conn).save_breaker({"name": "open", "opened_at": NOW - 30})
     finally:
         conn.close()
     got = answer("ui_overview", {}, {}, str(tmp_path), now=NOW)
-    assert got["failed_total"] == 1 and got["failed"][0]["scene_id"] == "8"
+    assert got["failed_total"] == 1 and len(got["failed"]) == 1  # one row per scene
+    assert got["failed"][0]["scene_id"] == "8" and got["failed"][0]["reason"] == "Plex refused"
     assert got["failed"][0]["fix"] == s.FIXES["bad_request"]
     assert got["plex"] == {"state": "unavailable", "since": NOW - 30}
     assert got["queue"]["ready"] == 1 and got["drainer"]["running"] is False
