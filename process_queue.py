@@ -8,6 +8,7 @@
     python process_queue.py dry-run             what Sync All would change, per field
     python process_queue.py dlq list|retry|purge
     python process_queue.py health
+    python process_queue.py plex-login          connect to Plex: a code for plex.tv/link, pick the server
 
 Connection: --stash-url / --api-key, or $PLEXSYNC_STASH_URL / $PLEXSYNC_STASH_API_KEY (prefer
 the variable: a key on the command line shows in `ps`). Settings come from Stash;
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                             ("health", "check Stash, Plex, libraries and the path map"),
                             ("import-plays", "bring Plex plays, resume points, ratings into Stash")):
         sub.add_parser(name, parents=[common], help=help_text)
+    login = sub.add_parser("plex-login", parents=[common],
+                           help="connect to Plex: a code for plex.tv/link, then pick the server")
+    login.add_argument("--server", help="the server's name (default: ask; the only one the "
+                                        "account owns is taken without asking)")
+    login.add_argument("--yes", action="store_true",
+                       help="replace a Plex URL and token already set without asking")
     recent = sub.add_parser("sync-recent", parents=[common], help="Sync All for recent edits")
     recent.add_argument("--hours", type=_checked(hours_value), default=24.0,
                         help="window in hours (24)")
@@ -192,13 +199,16 @@ def local_config(stash: StashClient, overrides: dict, args: dict) -> tuple[dict,
 
 
 def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
+    if opts.command == "plex-login":
+        return plex_login(opts)
     mode, args = task_request(opts)
     stash, connection = stash_client(opts)
     data_dir = usable_data_dir(opts)
     ensure_worker_dependencies()
     # The task bodies need plexapi & co.: imported once they are known to be installed, so
     # a missing package ends in the install command instead of a traceback.
-    from worker.tasks.registry import load_settings, run_mode
+    from worker.tasks.env import load_settings
+    from worker.tasks.registry import run_mode
     reporter = make_output(getattr(opts, "verbose", False))
     overrides = overrides_of(opts)
     if mode in LOCAL_MODES:
@@ -213,6 +223,38 @@ def run(opts: argparse.Namespace, stop: threading.Event) -> tuple[int, dict]:
               "text": scrub(result.text)}
     if stop.is_set():
         return EXIT_INTERRUPTED, answer
+    return (EXIT_OK if result.ok else EXIT_FAILED), answer
+
+
+def plex_login(opts: argparse.Namespace) -> tuple[int, dict]:
+    """Connect to Plex (worker/tasks/connect/terminal.py). Ctrl-C cancels at once, whatever
+    it interrupts: each step's settings are stored whole by Stash, and the answer says which
+    steps were done."""
+    stash, _ = stash_client(opts)
+    data_dir = usable_data_dir(opts)
+    ensure_worker_dependencies()
+    from worker.tasks.connect.terminal import Cancelled, Declined, Terminal, plex_login as login
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a wait or a question: stop now
+    reporters = []
+
+    def reporter():  # made only for the Health Check: rich's live bar would fight the countdown
+        reporters.append(make_output(getattr(opts, "verbose", False)))
+        return reporters[-1]
+    # With --json, stdout carries only the answer: the code, the link and the questions go
+    # to stderr.
+    terminal = Terminal(out=sys.stderr if getattr(opts, "json", False) else sys.stdout)
+    try:
+        result = login(stash, data_dir, PLUGIN_DIR, reporter, server=opts.server, yes=opts.yes,
+                       terminal=terminal)
+    except Cancelled as exc:
+        return EXIT_INTERRUPTED, {"mode": "plex_login", "ok": False, "stopped": True,
+                                  "text": str(exc)}
+    except Declined as exc:
+        return EXIT_FAILED, {"mode": "plex_login", "ok": False, "text": str(exc)}
+    finally:
+        for made in reporters:
+            made.finish()
+    answer = {"mode": "plex_login", "ok": result.ok, **result.data, "text": scrub(result.text)}
     return (EXIT_OK if result.ok else EXIT_FAILED), answer
 
 

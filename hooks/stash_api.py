@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from hooks.stash_documents import (FIND_SCENES_QUERY, LEGACY_INCREMENT_PLAY_DOCUMENT,
+from hooks.stash_documents import (CONFIGURE_PLUGIN_MUTATION, FIND_SCENES_QUERY, LEGACY_INCREMENT_PLAY_DOCUMENT,
                                    MINIMUM_STASH, SCENE_EXISTS_QUERY, SCENE_RATING_MUTATION,
                                    SCENE_SAVE_RESUME_MUTATION, SETTINGS_QUERY, VERSION_QUERY,
                                    adapt_document, add_plays_document, cover_state_document,
@@ -166,6 +166,15 @@ class StashClient:
     def plugin_settings(self) -> dict:
         data = self.execute(SETTINGS_QUERY, {"plugin": [PLUGIN_ID]})
         return _plugin_settings(data)
+
+    def configure_plugin(self, changes: dict) -> None:
+        """Store `changes` in PlexSync's settings and keep every other setting as it is.
+
+        configurePlugin replaces the whole map (see CONFIGURE_PLUGIN_MUTATION), so the current
+        map is read first and sent back with the changes on top, each value as Stash had it.
+        Nothing of Stash's answer is returned: it holds the Plex token."""
+        settings = {**self.plugin_settings(), **changes}
+        self.execute(CONFIGURE_PLUGIN_MUTATION, {"plugin_id": PLUGIN_ID, "input": settings})
 
     def scenes_by_id(self, scene_ids: list, chunk: int = 100, errors: list | None = None) -> list:
         """The scenes that still exist, in `chunk`-sized requests (one for a usual bulk edit);

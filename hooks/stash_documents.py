@@ -63,6 +63,16 @@ query PlexSyncSettings($plugin: [ID!]) {
 }
 """
 
+# Stash REPLACES a plugin's whole settings map with `input` (internal/manager/config:
+# SetPluginConfiguration deletes the key, then sets it): StashClient.configure_plugin sends the
+# current map with the changes on top, never the changes alone. Its answer (the stored map,
+# the Plex token included) is not kept.
+CONFIGURE_PLUGIN_MUTATION = """
+mutation PlexSyncConfigure($plugin_id: ID!, $input: Map!) {
+  configurePlugin(plugin_id: $plugin_id, input: $input)
+}
+"""
+
 FIND_SCENES_QUERY = """
 query PlexSyncFindScenes($filter: FindFilterType, $scene_filter: SceneFilterType) {
   findScenes(filter: $filter, scene_filter: $scene_filter) { count scenes { ...PlexSyncScene } }

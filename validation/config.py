@@ -63,8 +63,9 @@ class Setting:
     label: str = ""  # the displayName in PlexSync.yml: what Stash's settings page shows
 
 
-TOKEN_WHERE = ("The Plex token is in Plex Web: open any movie, ⋯ menu > Get Info > View XML; "
-               "the address ends in X-Plex-Token=<your token>")
+TOKEN_WHERE = ("Connect to Plex on the PlexSync page (or process_queue.py plex-login) sets "
+               "both; by hand, the Plex token is in Plex Web: open any movie, ⋯ menu > Get Info > "
+               "View XML; the address ends in X-Plex-Token=<your token>")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("plex_url", "str", None, "Plex server URL, e.g. http://192.168.1.10:32400 (required)", label="Plex URL"),

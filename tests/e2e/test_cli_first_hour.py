@@ -60,7 +60,9 @@ def test_missing_settings_are_reported_together_once_with_the_flags(synced, tmp_
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: Plex URL (plex_url) and Plex token (plex_token) are required; "
                            "set them in Stash: Settings > Plugins > PlexSync, or pass --plex-url "
-                           "and --plex-token. The Plex token is in Plex Web"), line
+                           "and --plex-token. Connect to Plex on the PlexSync page (or "
+                           "process_queue.py plex-login) sets both; by hand, the Plex token is in "
+                           "Plex Web"), line
     assert line.count("required") == 1 and "Traceback" not in done.stderr
 
 

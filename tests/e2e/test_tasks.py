@@ -67,7 +67,9 @@ def test_missing_setting_is_one_clear_error(synced):
     synced.stash.set_plugin_settings("PlexSync", {"plex_url": synced.plex.url})
     result = synced.runner.run_task("queue_status")
     assert result.error.startswith("Plex token (plex_token) is required; set it in Stash: "
-                                   "Settings > Plugins > PlexSync. The Plex token is in Plex Web")
+                                   "Settings > Plugins > PlexSync. Connect to Plex on the PlexSync "
+                                   "page (or process_queue.py plex-login) sets both; by hand, the "
+                                   "Plex token is in Plex Web")
 
 
 # -- process_queue ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Protocol
 
 from hooks.stash_api import StashClient
-from validation.config import Config
+from hooks.stash_log import register_secret
+from validation.config import Config, parse_config
 
 
 class TaskError(ValueError):
@@ -46,6 +47,15 @@ def hours_value(raw) -> float:
 
 def days_value(raw) -> float:
     return number_arg("days", raw, "days", minimum=0, maximum=MAX_HOURS / 24)
+
+
+def load_settings(stash: StashClient, overrides: dict | None = None) -> tuple[dict, Config]:
+    """PlexSync's settings from Stash (one request), with overrides on top, parsed once."""
+    settings = dict(stash.plugin_settings())
+    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    cfg = parse_config(settings)
+    register_secret(cfg.plex_token)
+    return settings, cfg
 
 
 class Reporter(Protocol):

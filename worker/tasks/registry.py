@@ -16,10 +16,11 @@ from hooks.stash_log import install_stash_logging, progress, register_secret, sc
 from sync_queue import inbox
 from sync_queue.notes import take_notes
 from sync_queue.store import QueueStore
-from validation.config import Config, ConfigError, parse_config
+from validation.config import ConfigError
 from hooks.lean_json import dumps, loads
 from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all, ui_actions
-from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult
+from worker.tasks.connect import operations as connect_operations
+from worker.tasks.env import StashProgress, TaskEnv, TaskError, TaskResult, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +49,10 @@ UI_PREFIX = "ui_"
 
 def check_mode(mode) -> str:
     """The mode if PlexSync has it; else one error naming every valid mode."""
-    if mode not in MODES:
-        tasks = (m for m in MODES if not m.startswith(UI_PREFIX))  # the web UI's are not for people
+    if mode not in MODES and mode not in connect_operations.MODES:
+        tasks = (m for m in MODES if not m.startswith(UI_PREFIX))  # the page's are not typed
         raise TaskError(f"unknown task mode {mode!r}; valid modes: {', '.join(tasks)}")
     return mode
-
-
-def load_settings(stash: StashClient, overrides: dict | None = None) -> tuple[dict, Config]:
-    """PlexSync's settings from Stash (one request), with overrides on top, parsed once."""
-    settings = dict(stash.plugin_settings())
-    settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    cfg = parse_config(settings)
-    register_secret(cfg.plex_token)
-    return settings, cfg
 
 
 def run_mode(mode: str, env: TaskEnv) -> TaskResult:
@@ -81,11 +73,15 @@ def run_mode(mode: str, env: TaskEnv) -> TaskResult:
 
 
 def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str | dict:
-    """Stash's entry: returns the task's answer text and logs it into Stash's log."""
+    """Stash's entry: returns the task's answer text and logs it into Stash's log (the
+    Connect page's operations: their answer object, see worker/tasks/connect/operations.py)."""
     mode = check_mode(args.get("mode"))
     stash = StashClient.from_server_connection(conn)
     register_secret(*stash.secrets())
     remember_version(stash, data_dir)  # once per Stash: documents adapt to it, too old stops here
+    if mode in connect_operations.MODES:  # before the settings: Connect is how they get set
+        return scrubbed_answer(connect_operations.run(mode, args, stash, Path(data_dir),
+                                                       Path(plugin_dir)))
     try:
         settings, cfg = load_settings(stash)
     except ConfigError:  # hooks read no settings; this flag makes them check (and say so)
@@ -100,6 +96,11 @@ def run_task(args: dict, conn: dict, plugin_dir: Path, data_dir: Path) -> str | 
     text = scrub(result.text)
     # Stash shows a task's output nowhere; its log is where the user reads the answer.
     (log.info if result.ok else log.warning)(text)
-    if mode.startswith(UI_PREFIX):  # the page shows the answer: JSON, scrubbed as a whole
-        return loads(scrub(dumps({"ok": result.ok, "text": result.text, **result.data})))
+    if mode.startswith(UI_PREFIX):  # the page shows the answer as JSON
+        return scrubbed_answer({"ok": result.ok, "text": result.text, **result.data})
     return text
+
+
+def scrubbed_answer(answer: dict) -> dict:
+    """An answer for the page, with every registered secret cut out of it as a whole."""
+    return loads(scrub(dumps(answer)))
