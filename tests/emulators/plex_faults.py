@@ -7,6 +7,7 @@ can break, say, only the next PUT.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 # Headers worth asserting on; the token is never recorded (it is a secret even in tests).
@@ -25,6 +26,7 @@ class RequestRecord:
     status: int | None = None    # None while running, or for hang / drop faults
     fault: str | None = None     # "fail", "hang", "drop" or None
     duration: float | None = None
+    answered: float | None = None  # emulator clock when its answer started going out
 
     @property
     def client_id(self) -> str | None:
@@ -75,6 +77,36 @@ class _Rule:
                 and (self.path_prefix is None or path.startswith(self.path_prefix)))
 
 
+class ArrivalGate:
+    """Holds `count` requests until all of them have arrived, then answers them: they are in
+    flight together whatever the scheduler did with their senders' threads. `timeout` only
+    bounds a failure (fewer arrived); it never decides a passing run."""
+
+    def __init__(self, count: int, timeout: float):
+        self.count, self.timeout, self.arrived = int(count), float(timeout), 0
+        self._cond = threading.Condition()
+
+    def arrive(self) -> None:
+        with self._cond:
+            self.arrived += 1
+            self._cond.notify_all()
+
+    @property
+    def full(self) -> bool:
+        with self._cond:
+            return self.arrived >= self.count
+
+    def wait_full(self, halt: threading.Event) -> bool:
+        """True once all have arrived; False when the server went down or time ran out."""
+        deadline = time.monotonic() + self.timeout
+        with self._cond:
+            while self.arrived < self.count:
+                if halt.is_set() or time.monotonic() > deadline:
+                    return False
+                self._cond.wait(0.05)  # wakes at once on an arrival; 50 ms to notice a halt
+        return True
+
+
 @dataclass
 class FaultPlan:
     clock: object
@@ -85,6 +117,7 @@ class FaultPlan:
     _fail_prefix: str | None = None
     _fail_page: str = ""
     _latency: float = 0.0
+    _gate: ArrivalGate | None = None
 
     def fail_next(self, k: int, status: int = 500, *, method=None, path_prefix=None) -> None:
         self._add(Fault("fail", status), k, method, path_prefix)
@@ -115,11 +148,28 @@ class FaultPlan:
         with self._lock:
             self._latency = max(0.0, float(seconds))
 
+    def hold_until_arrived(self, count: int, timeout: float = 30.0) -> None:
+        """The next `count` requests are answered only once all of them have arrived."""
+        with self._lock:
+            self._gate = ArrivalGate(count, timeout)
+
+    def join_gate(self) -> ArrivalGate | None:
+        """The gate this arriving request must wait at (counted in), or None."""
+        with self._lock:
+            gate = self._gate
+            if gate is None:
+                return None
+            gate.arrive()
+            if gate.full:
+                self._gate = None  # later requests are not held
+            return gate
+
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
             self._fail_until = 0.0
             self._latency = 0.0
+            self._gate = None
 
     def current_latency(self) -> float:
         with self._lock:

@@ -199,6 +199,12 @@ class PlexEmulator:
     def hang_next(self, k: int, *, method=None, path_prefix=None) -> None:
         self.faults.hang_next(k, method=method, path_prefix=path_prefix)
 
+    def hold_until_arrived(self, count: int, timeout: float = 30.0) -> None:
+        """Answer none of the next `count` requests until all of them have arrived: requests
+        in flight together by construction, not by the scheduler's grace. If fewer arrive
+        within `timeout`, they are answered anyway and self.errors says so."""
+        self.faults.hold_until_arrived(count, timeout)
+
     def drop_next(self, k: int, during: str = "headers", *, method=None, path_prefix=None):
         self.faults.drop_next(k, during, method=method, path_prefix=path_prefix)
 
@@ -296,8 +302,14 @@ class PlexEmulator:
             delay = self.faults.current_latency()
             if delay and halt.wait(delay):
                 return _reset(h)            # went down while the request was delayed
+            gate = self.faults.join_gate()
+            if gate is not None and not gate.wait_full(halt):
+                if halt.is_set():
+                    return _reset(h)        # went down while the request was held
+                self.errors.append(f"held requests: only {gate.arrived} of {gate.count} "
+                                   f"arrived within {gate.timeout:g} s")
             if self.url_limit and len(h.raw_requestline) > self.url_limit:
-                record.status = 414
+                record.status, record.answered = 414, self.clock()
                 return _send(h, nginx_414())
             fault = self.faults.take(h.command, path)
             record.fault = fault and fault.kind
@@ -309,6 +321,7 @@ class PlexEmulator:
                 headers = {k.lower(): v for k, v in h.headers.items()}
                 record.status = self._answer(Request(h.command, path, query, pairs, headers,
                                                      body)).status
+                record.answered = self.clock()
                 return _reset(h)
             if fault and fault.page:
                 response = Response(fault.status, fault.page.encode("utf-8"), "text/html")
@@ -317,7 +330,7 @@ class PlexEmulator:
             else:
                 headers = {k.lower(): v for k, v in h.headers.items()}
                 response = self._answer(Request(h.command, path, query, pairs, headers, body))
-            record.status = response.status
+            record.status, record.answered = response.status, self.clock()
             _send(h, response)
             record.duration = time.monotonic() - started
         except OSError:
