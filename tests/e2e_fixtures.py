@@ -90,11 +90,11 @@ class Synced:
         assert len(keys) == 1, f"{path}: {keys}"
         return self.plex.item(keys[0])
 
-    def wait_plex(self, path: str, predicate, timeout: float = 20.0, what: str = "Plex") -> dict:
+    def wait_plex(self, path: str, predicate, timeout: float = 60.0, what: str = "Plex") -> dict:
         return wait_until(lambda: predicate(self.plex_item(path)) and self.plex_item(path),
                           timeout, what=what)
 
-    def wait_drained(self, timeout: float = 30.0) -> None:
+    def wait_drained(self, timeout: float = 90.0) -> None:
         """Until the queue is empty (nothing ready, in flight or scheduled) and no drainer runs."""
         def idle():
             counts = QueueStore(self.data_dir).counts()
@@ -102,7 +102,7 @@ class Synced:
             return busy == 0 and not drain_lock_held(self.data_dir)
         wait_until(idle, timeout, what="the queue to drain")
 
-    def wait_drainer_exit(self, timeout: float = 20.0) -> None:
+    def wait_drainer_exit(self, timeout: float = 60.0) -> None:
         wait_until(lambda: not drain_lock_held(self.data_dir), timeout, what="the drainer to exit")
 
     def dead_letters(self) -> list:

@@ -35,7 +35,7 @@ def test_30_hooks_at_once_land_exactly_once_with_never_two_drainers(secured):
 
     # Round 1: a drainer is running (started by a normal edit) when the 30 hooks fire.
     env.edit(env.library.scenes["part1"], title="Drainer warm-up")
-    wait_until(lambda: drain_lock_held(env.data_dir), 20, what="the drainer the edit started")
+    wait_until(lambda: drain_lock_held(env.data_dir), 60, what="the drainer the edit started")
     round1 = fire_hooks_at_once(env, {sid: f"busy edit {sid}" for sid in busy})
     env.wait_drained(timeout=90)
 
