@@ -140,7 +140,7 @@ def test_ctrl_c_stops_after_the_current_job_and_loses_nothing(synced):
     held.release()
     child.wait(timeout=60)  # not communicate(): the reader thread owns stderr
     stdout = child.stdout.read()
-    reader.join(5)
+    reader.join(60)
     assert child.returncode == 130, "".join(stderr)
     assert "stopping after the current job" in "".join(stderr)
     assert re.search(r"  stopped +on request, after the current job; nothing was lost", stdout)

@@ -167,7 +167,7 @@ def test_a_job_committed_while_idle_wakes_the_drainer(tmp_path):
     wait_until(lambda: plex.calls, 60, what="the idle drainer to take the new job")
     assert plex.titles(5) == ["Title"]
     assert drain_lock_held(tmp_path)
-    summary = worker.stop(timeout=5)
+    summary = worker.stop(timeout=60)
     assert not worker.is_alive() and summary.synced == 1 and not drain_lock_held(tmp_path)
 
 
