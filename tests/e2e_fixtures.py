@@ -132,15 +132,17 @@ class Synced:
         return protocol.server_connection(r.scheme, r.host, r.port, r.session_cookie,
                                           r.server_dir, r.manifest.plugin_dir)
 
-    def start_drainer(self) -> subprocess.Popen:
+    def start_drainer(self, settings: dict | None = None) -> subprocess.Popen:
         """`python -m worker --background` as hooks.drainer_launch starts it (payload on stdin,
-        plugin dir as cwd, own session); its stdout/stderr go to files the test can read."""
+        plugin dir as cwd, own session); its stdout/stderr go to files the test can read.
+        `settings`: what the payload carries (default: PlexSync's settings in Stash now)."""
         n = len(self.spawned)
         out, err = self.data_dir.parent / f"drainer-{n}.out", self.data_dir.parent / f"drainer-{n}.err"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env["PLEXSYNC_DATA_DIR"] = str(self.data_dir)
         payload = {"server_connection": self.server_connection(),
-                   "settings": self.stash.plugin_settings("PlexSync")}
+                   "settings": settings if settings is not None
+                   else self.stash.plugin_settings("PlexSync")}
         with open(out, "wb") as stdout, open(err, "wb") as stderr:
             proc = subprocess.Popen([sys.executable, "-m", "worker", "--background"],
                                     cwd=PLUGIN_ROOT, env=env, stdin=subprocess.PIPE,
