@@ -125,5 +125,5 @@ def test_long_lived_drainer_hands_over_and_picks_up_fixed_settings(synced):
     synced.edit(synced.library.scenes["part2"], title="After the URL fix")
     wait_until(lambda: QueueStore(synced.data_dir).counts()["scheduled"], 60, what="a retry")
     synced.configure()  # the user fixes plex_url while the drainer waits for the retry
-    synced.wait_plex(PART_II_FILE, lambda i: i["title"] == "After the URL fix", timeout=40)
+    synced.wait_plex(PART_II_FILE, lambda i: i["title"] == "After the URL fix", timeout=90)
     assert "handed over to a fresh drainer" in synced.drainer_log()
