@@ -31,6 +31,7 @@ from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_fixtures import load_sample_library
 from tests.harness import protocol
 from tests.harness.fixtures import PLUGIN_ROOT
+from tests.proof_checks import plexsync_processes
 from tests.waiting import wait_until
 
 __all__ = ["synced", "secured", "Synced", "SCENE_UPDATE", "BULK_UPDATE", "wait_until",
@@ -95,15 +96,20 @@ class Synced:
                           timeout, what=what)
 
     def wait_drained(self, timeout: float = 90.0) -> None:
-        """Until the queue is empty (nothing ready, in flight or scheduled) and no drainer runs."""
+        """Until the queue is empty (nothing ready, in flight or scheduled) and no drainer runs
+        (see wait_drainer_exit: the lock is let go of before the drainer's last words)."""
         def idle():
             counts = QueueStore(self.data_dir).counts()
             busy = counts["ready"] + counts["in_flight"] + counts["scheduled"]
-            return busy == 0 and not drain_lock_held(self.data_dir)
+            return (busy == 0 and not drain_lock_held(self.data_dir)
+                    and not plexsync_processes(self))
         wait_until(idle, timeout, what="the queue to drain")
 
     def wait_drainer_exit(self, timeout: float = 60.0) -> None:
-        wait_until(lambda: not drain_lock_held(self.data_dir), timeout, what="the drainer to exit")
+        """Until the drainer has exited, not only let go of the lock: after that it still
+        imports Plex plays and leaves its summary for the next hook to show."""
+        wait_until(lambda: not drain_lock_held(self.data_dir) and not plexsync_processes(self),
+                   timeout, what="the drainer to exit")
 
     def dead_letters(self) -> list:
         return DeadLetters(self.data_dir).list()

@@ -155,7 +155,14 @@ def most_in_flight(plex) -> int:
 
 def plexsync_processes(env) -> list[int]:
     """Pids of PlexSync processes working on this test's data folder (Linux /proc)."""
-    marker = f"PLEXSYNC_DATA_DIR={env.data_dir}".encode()
+    return data_dir_processes(env.data_dir)
+
+
+def data_dir_processes(data_dir) -> list[int]:
+    """Pids of processes (but this one) started with PLEXSYNC_DATA_DIR=data_dir (Linux /proc).
+    A drainer lets go of the drain lock before its last words (Plex plays, its summary), so
+    "it has exited" is this list being empty, not the lock being free."""
+    marker = f"PLEXSYNC_DATA_DIR={data_dir}".encode()
     pids = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
