@@ -15,17 +15,17 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from sync_queue.lock import LOCK_FILE, drain_lock_held, lock_holder_pid
-from worker.cover_watch import WATCH_LOCK
+from sync_queue.lock import drain_lock_held
 from tests.e2e_fixtures import BULK_UPDATE, SCENE_UPDATE
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE, RICH_FILE, load_small_library
 from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_fixtures import load_sample_library, make_png, png_data_url
 from tests.emulators.stash_server import StashEmulator
 from tests.harness.runner import PluginRunner
+from tests.proof_checks import data_dir_processes
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOWN = [("Saga Part I", PART_I_FILE), ("Saga Part II", PART_II_FILE), ("Rich Tags", RICH_FILE)]
@@ -122,33 +122,22 @@ def _demo(work: Path) -> int:
     return 0
 
 
-def _wait_drainer_exit(data_dir: Path, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while drain_lock_held(data_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
+def _wait_drainer_exit(data_dir: Path, timeout: float = 120.0) -> None:
+    """Until the background sync has exited: it lets go of the drain lock before it imports
+    Plex plays and leaves its summary, files in data_dir that must be closed before the
+    folder goes."""
+    wait_until(lambda: not drain_lock_held(data_dir) and not data_dir_processes(data_dir),
+               timeout, what="the background sync to exit")
 
 
 def _stop_drainer(data_dir: Path) -> None:
-    _wait_drainer_exit(data_dir)
-    _wait_process_exit(lock_holder_pid(data_dir))  # it still imports plays after the lock
-    # The cover watch a drain may leave (scenes synced without a cover) and the drainer.
-    for lock in (WATCH_LOCK, LOCK_FILE):
-        pid = lock_holder_pid(data_dir, lock) if drain_lock_held(data_dir, lock) else None
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 5.0  # its files must be closed before the folder goes
-            while drain_lock_held(data_dir, lock) and time.monotonic() < deadline:
-                time.sleep(0.1)
-
-
-def _wait_process_exit(pid: int | None, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while pid and pid != os.getpid() and time.monotonic() < deadline:
+    """Whatever still runs on data_dir (the demo stopped early) is stopped and waited for."""
+    for pid in data_dir_processes(data_dir):
         try:
-            os.kill(pid, 0)
-        except OSError:  # gone (or never ours)
-            return
-        time.sleep(0.1)
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    _wait_drainer_exit(data_dir)
 
 
 if __name__ == "__main__":

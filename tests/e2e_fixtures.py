@@ -31,6 +31,7 @@ from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_fixtures import load_sample_library
 from tests.harness import protocol
 from tests.harness.fixtures import PLUGIN_ROOT
+from tests.proof_checks import plexsync_processes
 from tests.waiting import wait_until
 
 __all__ = ["synced", "secured", "Synced", "SCENE_UPDATE", "BULK_UPDATE", "wait_until",
@@ -90,20 +91,25 @@ class Synced:
         assert len(keys) == 1, f"{path}: {keys}"
         return self.plex.item(keys[0])
 
-    def wait_plex(self, path: str, predicate, timeout: float = 20.0, what: str = "Plex") -> dict:
+    def wait_plex(self, path: str, predicate, timeout: float = 60.0, what: str = "Plex") -> dict:
         return wait_until(lambda: predicate(self.plex_item(path)) and self.plex_item(path),
                           timeout, what=what)
 
-    def wait_drained(self, timeout: float = 30.0) -> None:
-        """Until the queue is empty (nothing ready, in flight or scheduled) and no drainer runs."""
+    def wait_drained(self, timeout: float = 90.0) -> None:
+        """Until the queue is empty (nothing ready, in flight or scheduled) and no drainer runs
+        (see wait_drainer_exit: the lock is let go of before the drainer's last words)."""
         def idle():
             counts = QueueStore(self.data_dir).counts()
             busy = counts["ready"] + counts["in_flight"] + counts["scheduled"]
-            return busy == 0 and not drain_lock_held(self.data_dir)
+            return (busy == 0 and not drain_lock_held(self.data_dir)
+                    and not plexsync_processes(self))
         wait_until(idle, timeout, what="the queue to drain")
 
-    def wait_drainer_exit(self, timeout: float = 20.0) -> None:
-        wait_until(lambda: not drain_lock_held(self.data_dir), timeout, what="the drainer to exit")
+    def wait_drainer_exit(self, timeout: float = 60.0) -> None:
+        """Until the drainer has exited, not only let go of the lock: after that it still
+        imports Plex plays and leaves its summary for the next hook to show."""
+        wait_until(lambda: not drain_lock_held(self.data_dir) and not plexsync_processes(self),
+                   timeout, what="the drainer to exit")
 
     def dead_letters(self) -> list:
         return DeadLetters(self.data_dir).list()
@@ -132,15 +138,17 @@ class Synced:
         return protocol.server_connection(r.scheme, r.host, r.port, r.session_cookie,
                                           r.server_dir, r.manifest.plugin_dir)
 
-    def start_drainer(self) -> subprocess.Popen:
+    def start_drainer(self, settings: dict | None = None) -> subprocess.Popen:
         """`python -m worker --background` as hooks.drainer_launch starts it (payload on stdin,
-        plugin dir as cwd, own session); its stdout/stderr go to files the test can read."""
+        plugin dir as cwd, own session); its stdout/stderr go to files the test can read.
+        `settings`: what the payload carries (default: PlexSync's settings in Stash now)."""
         n = len(self.spawned)
         out, err = self.data_dir.parent / f"drainer-{n}.out", self.data_dir.parent / f"drainer-{n}.err"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env["PLEXSYNC_DATA_DIR"] = str(self.data_dir)
         payload = {"server_connection": self.server_connection(),
-                   "settings": self.stash.plugin_settings("PlexSync")}
+                   "settings": settings if settings is not None
+                   else self.stash.plugin_settings("PlexSync")}
         with open(out, "wb") as stdout, open(err, "wb") as stderr:
             proc = subprocess.Popen([sys.executable, "-m", "worker", "--background"],
                                     cwd=PLUGIN_ROOT, env=env, stdin=subprocess.PIPE,

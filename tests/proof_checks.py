@@ -128,31 +128,29 @@ def interleaved_drainers(log_text: str) -> list[int]:
     return sorted({pid for pid in blocks if blocks.count(pid) > 1})
 
 
-def most_in_flight(plex, latency: float) -> int:
-    """The most Plex requests in flight at the same time (spans as in overlapping_requests).
-    A drainer keeps at most worker.waves.WIDTH in flight (hooks never talk to Plex), so more
-    than that means two drainers."""
-    edges = sorted([(r.time, 1) for r in plex.requests if r.status is not None]
-                   + [(r.time + latency, -1) for r in plex.requests if r.status is not None],
-                   key=lambda e: (e[0], e[1]))
+def _spans(plex) -> list[tuple[float, float]]:
+    """(arrival, answer going out) of every answered Plex request.
+
+    Each span lies inside the request's real time in flight: the emulator logs a request only
+    once its body is read (the client sent it before), and the client cannot have the answer
+    before the emulator starts sending it. So spans that overlap were truly in flight together,
+    and a client with one request at a time never overlaps itself, however slow the machine.
+    (`duration` also counts the wait for the body, which a client's Nagle delay can stretch.)"""
+    return [(r.time, r.answered) for r in plex.requests
+            if r.status is not None and r.answered is not None]
+
+
+def most_in_flight(plex) -> int:
+    """The most Plex requests in flight at the same time (see _spans). A drainer keeps at
+    most worker.waves.WIDTH in flight (hooks never talk to Plex), so more means two drainers."""
+    spans = _spans(plex)
+    # at the same instant an answer going out is counted before an arrival: no overlap
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     most = now = 0
     for _, step in edges:
         now += step
         most = max(most, now)
     return most
-
-
-def overlapping_requests(plex, latency: float) -> list[tuple]:
-    """Pairs of Plex requests in flight at the same time. A drainer making one request at a
-    time (a wave of width 1) never overlaps itself, so any overlap means two drainers.
-
-    A request is in flight at least from its arrival (`time`, once its body is read) until the
-    emulator's injected `latency` has passed: it cannot be answered earlier, so a single
-    client cannot send its next request earlier. (`duration` also counts the wait for the
-    body, which a client's Nagle delay can stretch, so it is not used.)"""
-    spans = sorted((r.time, r.time + latency, r.method, r.path)
-                   for r in plex.requests if r.status is not None)
-    return [(a, b) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
 
 
 # -- processes of this test --------------------------------------------------------------------
@@ -184,7 +182,14 @@ def _cmdline(pid: int) -> list:
 
 def plexsync_processes(env) -> list[int]:
     """Pids of PlexSync processes working on this test's data folder (Linux /proc)."""
-    marker = f"PLEXSYNC_DATA_DIR={env.data_dir}".encode()
+    return data_dir_processes(env.data_dir)
+
+
+def data_dir_processes(data_dir) -> list[int]:
+    """Pids of processes (but this one) started with PLEXSYNC_DATA_DIR=data_dir (Linux /proc).
+    A drainer lets go of the drain lock before its last words (Plex plays, its summary), so
+    "it has exited" is this list being empty, not the lock being free."""
+    marker = f"PLEXSYNC_DATA_DIR={data_dir}".encode()
     pids = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:

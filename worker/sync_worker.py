@@ -17,12 +17,14 @@ log = logging.getLogger(__name__)
 
 class SyncWorker(threading.Thread):
     def __init__(self, ctx: DrainContext, *, idle_exit_after: float | None = 2.0,
-                 on_progress=None):
+                 on_progress=None, stop_event: threading.Event | None = None):
         super().__init__(name="PlexSync-SyncWorker", daemon=True)
         self.ctx = ctx
         self.idle_exit_after = idle_exit_after
         self.on_progress = on_progress
-        self.stop_event = threading.Event()
+        # the owner's own stop (a task's Ctrl-C) may be the drain's: it lands before the next
+        # wave is taken, not whenever the owner's thread next looks
+        self.stop_event = stop_event or threading.Event()
         self.summary: DrainSummary | None = None
         self.error: BaseException | None = None
 

@@ -124,17 +124,23 @@ def test_ctrl_c_stops_after_the_current_job_and_loses_nothing(synced):
         for scene in twins:
             synced.edit(scene, details="Interrupted")
     jobs = len(slugs) + len(twins)
-    synced.plex.latency(0.3)  # ~1 s per job: Ctrl-C lands in the middle of the drain
+    # Ctrl-C lands in the middle of the drain by construction: after the first job, edits
+    # wait at Plex until the CLI has taken the Ctrl-C in
+    held = synced.plex.hold(method="PUT", after=1)
     child = subprocess.Popen([sys.executable, CLI], env=cli_env(synced), cwd="/",
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr: list[str] = []
     reader = threading.Thread(target=lambda: stderr.extend(child.stderr), daemon=True)
     reader.start()
-    wait_until(lambda: any("→ Plex" in line for line in stderr), 60, what="the first synced job")
+    wait_until(lambda: any("→ Plex" in line for line in stderr) and held.held(), 60,
+               what="a synced job and the next one mid-sync")
     child.send_signal(signal.SIGINT)
+    wait_until(lambda: "stopping after the current job" in "".join(stderr), 60,
+               what="the CLI to take the Ctrl-C in")
+    held.release()
     child.wait(timeout=60)  # not communicate(): the reader thread owns stderr
     stdout = child.stdout.read()
-    reader.join(5)
+    reader.join(60)
     assert child.returncode == 130, "".join(stderr)
     assert "stopping after the current job" in "".join(stderr)
     assert re.search(r"  stopped +on request, after the current job; nothing was lost", stdout)
@@ -145,7 +151,6 @@ def test_ctrl_c_stops_after_the_current_job_and_loses_nothing(synced):
     assert left["in_flight"] == 0 and left["ready"] == jobs - synced_now
     assert not drain_lock_held(synced.data_dir)  # and no drainer was started behind our back
 
-    synced.plex.latency(0)
     rest = run_cli(synced)
     assert rest.returncode == 0, rest.stderr
     assert rest.stdout.startswith(f"Process Queue: synced {jobs - synced_now},")

@@ -21,6 +21,7 @@ from sync_queue.store import QUEUE_DB, QueueStore
 from validation.config import parse_config
 from worker.drain import DrainContext, drain
 from worker.sync_worker import SyncWorker
+from tests.waiting import wait_until
 
 SETTINGS = {"plex_url": "http://127.0.0.1:32400", "plex_token": "token-one"}
 
@@ -157,16 +158,16 @@ def test_a_delayed_new_scene_waits_in_the_background_drainer_but_not_in_a_task(t
 
 def test_a_job_committed_while_idle_wakes_the_drainer(tmp_path):
     plex = FakePlex()
-    worker = SyncWorker(context(tmp_path, plex), idle_exit_after=30.0)
+    idle = threading.Event()  # an idle drainer asks for the inbox's edits after each poll wait
+    worker = SyncWorker(context(tmp_path, plex, pending_edits=lambda: idle.set()),
+                        idle_exit_after=30.0)
     worker.start()
-    time.sleep(0.3)
+    assert idle.wait(60), "the drainer never went idle"
     enqueue(tmp_path, make_job(5))
-    deadline = time.time() + 5
-    while not plex.calls and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: plex.calls, 60, what="the idle drainer to take the new job")
     assert plex.titles(5) == ["Title"]
     assert drain_lock_held(tmp_path)
-    summary = worker.stop(timeout=5)
+    summary = worker.stop(timeout=60)
     assert not worker.is_alive() and summary.synced == 1 and not drain_lock_held(tmp_path)
 
 

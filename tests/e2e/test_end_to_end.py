@@ -89,7 +89,7 @@ def test_wrong_token_stops_with_one_error_then_resumes_when_fixed(synced):
     synced.configure(plex_token="wrong-token")
     scene = synced.library.scenes["part1"]
     synced.edit(scene, title="Title while token is wrong")
-    wait_until(lambda: QueueState(synced.data_dir).auth_failure(), 20, what="the auth failure")
+    wait_until(lambda: QueueState(synced.data_dir).auth_failure(), 60, what="the auth failure")
     synced.wait_drainer_exit()
     assert QueueStore(synced.data_dir).counts()["ready"] == 1  # kept, not dead-lettered
     synced.edit(synced.library.scenes["rich"], title="Second edit, same wrong token")
@@ -113,7 +113,7 @@ def test_ambiguous_match_under_strict_matching_is_dead_lettered_with_both_candid
     scene = synced.stash.add_scene("Scene", files=["/elsewhere/unknown/scene.mp4"])
     synced.configure(trigger_plex_scan=False)
     synced.edit(scene, title="Scene")
-    wait_until(lambda: synced.dead_letters(), 20, what="a dead letter")
+    wait_until(lambda: synced.dead_letters(), 60, what="a dead letter")
     [letter] = synced.dead_letters()
     reason = letter.reason
     assert "/data/movies/a/scene.mp4" in reason and "/data/other/b/scene.mp4" in reason
@@ -123,7 +123,7 @@ def test_long_lived_drainer_hands_over_and_picks_up_fixed_settings(synced):
     synced.runner.env["PLEXSYNC_DRAINER_LIFETIME"] = "1"
     synced.configure(plex_url="http://127.0.0.1:9", connect_timeout=0.5)  # nothing listens there
     synced.edit(synced.library.scenes["part2"], title="After the URL fix")
-    wait_until(lambda: QueueStore(synced.data_dir).counts()["scheduled"], 20, what="a retry")
+    wait_until(lambda: QueueStore(synced.data_dir).counts()["scheduled"], 60, what="a retry")
     synced.configure()  # the user fixes plex_url while the drainer waits for the retry
-    synced.wait_plex(PART_II_FILE, lambda i: i["title"] == "After the URL fix", timeout=40)
+    synced.wait_plex(PART_II_FILE, lambda i: i["title"] == "After the URL fix", timeout=90)
     assert "handed over to a fresh drainer" in synced.drainer_log()

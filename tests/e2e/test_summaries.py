@@ -98,9 +98,11 @@ def test_a_hand_over_that_keeps_the_old_settings_does_not_claim_it_re_read_them(
     synced.plex.down()
     monkeypatch.setenv("PLEXSYNC_DRAINER_LIFETIME", "1")
     synced.configure(connect_timeout=0.5)
-    synced.start_drainer()
-    wait_until(lambda: QueueStore(synced.data_dir).counts()["scheduled"], 30, what="a retry")
-    synced.configure(max_retries="many")  # what the next drainer would read from Stash
+    started_with = synced.stash.plugin_settings("PlexSync")
+    # what the next drainer reads from Stash, set before this one could hand over
+    synced.configure(max_retries="many")
+    synced.start_drainer(settings=started_with)
+    wait_until(lambda: QueueStore(synced.data_dir).counts()["scheduled"], 60, what="a retry")
     wait_until(lambda: "handed over to a fresh drainer" in synced.drainer_log(), 60,
                what="a hand-over")
     synced.plex.up()

@@ -93,11 +93,18 @@ def test_process_queue_drains_in_foreground_with_progress_and_summary(synced):
 
 
 def test_process_queue_follows_a_running_drainer_then_drains_what_is_left(synced):
-    synced.plex.latency(0.25)  # a slow Plex keeps the background drainer busy for seconds
+    # The background drainer's edits wait at Plex until the task is watching it: the task
+    # meets a running drainer however the two processes are scheduled.
+    held = synced.plex.hold(method="PUT")
     synced.bulk_edit(list(synced.library.scenes.values()), details="Bulk details")
-    wait_until(lambda: drain_lock_held(synced.data_dir), what="the background drainer")
+    wait_until(lambda: held.held(), 60, what="the background drainer to be mid-job")
     pid = lock_holder_pid(synced.data_dir)
-    result = task(synced, "process_queue", timeout=90)
+    handle = synced.runner.start_task("process_queue")
+    # its first progress line: the drain lock is held, so that is the watch starting
+    wait_until(lambda: handle.result.progress, 60, what="the task to watch the drainer")
+    held.release()
+    result = handle.wait(90)
+    assert result.exit_code == 0, result.stderr_raw
     assert result.output.startswith(f"Process Queue: the background sync (pid {pid}) attempted ")
     assert f"  background sync  pid {pid}: " in result.output, result.output
     assert "jobs attempted while this task waited" in result.output
@@ -369,15 +376,15 @@ def test_cancelled_process_queue_loses_nothing(synced):
     with drainer_busy(synced):
         for slug in slugs:
             synced.edit(synced.library.scenes[slug], details="Cancelled midway")
-    synced.plex.latency(0.3)
+    held = synced.plex.hold(method="PUT", after=1)  # the first job syncs; the next waits
     handle = synced.runner.start_task("process_queue")
-    wait_until(lambda: any("→ Plex" in m for m in handle.result.messages("info")), 60,
-               what="the first synced job")
+    wait_until(lambda: any("→ Plex" in m for m in handle.result.messages("info"))
+               and held.held(), 60, what="a synced job and the next one mid-sync")
     handle.cancel()
     killed = handle.wait(30)
+    held.release()
     assert killed.exit_code == -9 and not killed.output
     assert not drain_lock_held(synced.data_dir)  # the OS dropped the lock with the process
-    synced.plex.latency(0)
     rest = task(synced, "process_queue")
     assert "left in queue  0 ready, 0 waiting" in rest.output
     assert SyncRecords(synced.data_dir).count() == len(slugs)

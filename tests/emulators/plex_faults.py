@@ -7,6 +7,7 @@ can break, say, only the next PUT.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 # Headers worth asserting on; the token is never recorded (it is a secret even in tests).
@@ -25,6 +26,7 @@ class RequestRecord:
     status: int | None = None    # None while running, or for hang / drop faults
     fault: str | None = None     # "fail", "hang", "drop" or None
     duration: float | None = None
+    answered: float | None = None  # emulator clock when its answer started going out
 
     @property
     def client_id(self) -> str | None:
@@ -75,6 +77,63 @@ class _Rule:
                 and (self.path_prefix is None or path.startswith(self.path_prefix)))
 
 
+class Hold:
+    """Requests that wait at the emulator before they are answered, so a test decides when
+    they are in flight together or when a drain is mid-job -- not the scheduler.
+
+    The first `after` matching requests pass; later ones wait until release() (or, with
+    `release_at`, until that many are waiting: then all go, and so does every later one).
+    `timeout` only bounds a failure: a request still held then is answered anyway and the
+    emulator's `errors` says so."""
+
+    def __init__(self, *, method=None, path_prefix=None, after: int = 0,
+                 release_at: int | None = None, timeout: float = 60.0):
+        self.method, self.path_prefix = method and method.upper(), path_prefix
+        self.after, self.release_at, self.timeout = int(after), release_at, float(timeout)
+        self.seen = self.waiting = self.arrived = 0
+        self.released = False
+        self._cond = threading.Condition()
+
+    def join(self, method: str, path: str) -> bool:
+        """Count this request in; True if it must wait."""
+        if not ((self.method is None or self.method == method)
+                and (self.path_prefix is None or path.startswith(self.path_prefix))):
+            return False
+        with self._cond:
+            self.seen += 1
+            if self.released or self.seen <= self.after:
+                return False
+            self.arrived += 1
+            self.waiting += 1
+            if self.release_at is not None and self.arrived >= self.release_at:
+                self.released = True
+            self._cond.notify_all()
+            return True
+
+    def wait(self, halt: threading.Event) -> bool:
+        """Wait until released: True; False when the server went down or time ran out."""
+        deadline = time.monotonic() + self.timeout
+        with self._cond:
+            try:
+                while not self.released:
+                    if halt.is_set() or time.monotonic() > deadline:
+                        return False
+                    self._cond.wait(0.05)  # at once on release(); within 50 ms on a halt
+                return True
+            finally:
+                self.waiting -= 1
+                self._cond.notify_all()
+
+    def release(self) -> None:
+        with self._cond:
+            self.released = True
+            self._cond.notify_all()
+
+    def held(self) -> int:
+        with self._cond:
+            return self.waiting
+
+
 @dataclass
 class FaultPlan:
     clock: object
@@ -85,6 +144,7 @@ class FaultPlan:
     _fail_prefix: str | None = None
     _fail_page: str = ""
     _latency: float = 0.0
+    _holds: list = field(default_factory=list)
 
     def fail_next(self, k: int, status: int = 500, *, method=None, path_prefix=None) -> None:
         self._add(Fault("fail", status), k, method, path_prefix)
@@ -115,11 +175,25 @@ class FaultPlan:
         with self._lock:
             self._latency = max(0.0, float(seconds))
 
+    def hold(self, hold: Hold) -> Hold:
+        with self._lock:
+            self._holds = [h for h in self._holds if not h.released] + [hold]
+        return hold
+
+    def holds_for(self, method: str, path: str) -> list[Hold]:
+        """The holds this arriving request must wait at (it is counted in each)."""
+        with self._lock:
+            holds = list(self._holds)
+        return [h for h in holds if h.join(method, path)]
+
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
             self._fail_until = 0.0
             self._latency = 0.0
+            holds, self._holds = self._holds, []
+        for hold in holds:
+            hold.release()
 
     def current_latency(self) -> float:
         with self._lock:

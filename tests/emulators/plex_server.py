@@ -25,7 +25,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tests.emulators.plex_app import PlexApp, Request, Response, error
 from tests.emulators.plex_plays import add_play
-from tests.emulators.plex_faults import LOGGED_HEADERS, FaultPlan, RequestLog, RequestRecord
+from tests.emulators.plex_faults import (LOGGED_HEADERS, FaultPlan, Hold, RequestLog,
+                                         RequestRecord)
 from tests.emulators.plex_state import PlexState
 from tests.emulators.plex_xml import VERSION
 
@@ -212,6 +213,18 @@ class PlexEmulator:
     def hang_next(self, k: int, *, method=None, path_prefix=None) -> None:
         self.faults.hang_next(k, method=method, path_prefix=path_prefix)
 
+    def hold_until_arrived(self, count: int, timeout: float = 60.0) -> Hold:
+        """Answer none of the next `count` requests until all of them have arrived: requests
+        in flight together by construction, not by the scheduler's grace."""
+        return self.faults.hold(Hold(release_at=count, timeout=timeout))
+
+    def hold(self, *, method=None, path_prefix=None, after: int = 0,
+             timeout: float = 60.0) -> Hold:
+        """Matching requests after the first `after` wait until the returned Hold's release()
+        (hold.held() says how many wait): a drain stays mid-job until the test lets it go."""
+        return self.faults.hold(Hold(method=method, path_prefix=path_prefix, after=after,
+                                     timeout=timeout))
+
     def drop_next(self, k: int, during: str = "headers", *, method=None, path_prefix=None):
         self.faults.drop_next(k, during, method=method, path_prefix=path_prefix)
 
@@ -309,8 +322,14 @@ class PlexEmulator:
             delay = self.faults.current_latency()
             if delay and halt.wait(delay):
                 return _reset(h)            # went down while the request was delayed
+            for hold in self.faults.holds_for(h.command, path):
+                if not hold.wait(halt):
+                    if halt.is_set():
+                        return _reset(h)    # went down while the request was held
+                    self.errors.append(f"{h.command} {path} held for {hold.timeout:g} s and "
+                                       f"never released ({hold.arrived} held in all)")
             if self.url_limit and len(h.raw_requestline) > self.url_limit:
-                record.status = 414
+                record.status, record.answered = 414, self.clock()
                 return _send(h, nginx_414())
             fault = self.faults.take(h.command, path)
             record.fault = fault and fault.kind
@@ -322,6 +341,7 @@ class PlexEmulator:
                 headers = {k.lower(): v for k, v in h.headers.items()}
                 record.status = self._answer(Request(h.command, path, query, pairs, headers,
                                                      body)).status
+                record.answered = self.clock()
                 return _reset(h)
             if fault and fault.page:
                 response = Response(fault.status, fault.page.encode("utf-8"), "text/html")
@@ -330,7 +350,7 @@ class PlexEmulator:
             else:
                 headers = {k.lower(): v for k, v in h.headers.items()}
                 response = self._answer(Request(h.command, path, query, pairs, headers, body))
-            record.status = response.status
+            record.status, record.answered = response.status, self.clock()
             _send(h, response)
             record.duration = time.monotonic() - started
         except OSError:

@@ -146,7 +146,7 @@ def test_a_drainer_that_dies_at_start_leaves_a_note_for_the_next_hook(synced):
     (env.data_dir / "index.db").mkdir(parents=True)  # something SQLite cannot open at all
     env.edit(env.library.scenes["part1"], title="the drainer will die")
     env.wait_drainer_exit()
-    wait_until(lambda: (env.data_dir / "notes.txt").exists(), 20, what="the drainer's note")
+    wait_until(lambda: (env.data_dir / "notes.txt").exists(), 60, what="the drainer's note")
     env.edit(env.library.scenes["part2"], title="the next edit")
     said = warnings_about(env, "the background sync stopped")
     assert len(said) == 1 and "drainer.log" in said[0], env.hook_logs()

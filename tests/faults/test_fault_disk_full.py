@@ -122,13 +122,15 @@ def test_a_drainer_the_disk_fills_under_mid_drain_is_resumed_by_the_next_task(sy
         assert lock.try_acquire()
         env.bulk_edit(list(scenes), tag_ids={"ids": [str(tag)], "mode": "ADD"})
         lock.release()
-        env.plex.latency(0.3)  # a slow Plex: the disk fills while the drain is under way
+        # after two edits the next ones wait at Plex: the disk fills while the drain is under
+        # way, by construction
+        held = env.plex.hold(method="PUT", after=2)
         drainer = env.start_drainer()
-        wait_until(lambda: env.plex.count("PUT") >= 2, 30, what="the first synced job")
+        wait_until(lambda: held.held(), 60, what="the drain to be under way")
         filler = env.data_dir / "filler"
         fill(filler)
+        held.release()
         assert drainer.wait(60) is not None  # it stopped: it cannot write its progress
-        env.plex.latency(0)
         landed = sum("Mid Drain Tag" in env.plex_item(p)["genres"] for p in scenes.values())
         assert 0 < landed < 8, landed  # really in the middle
 

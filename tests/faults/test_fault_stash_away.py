@@ -96,6 +96,8 @@ def test_expired_login_session_syncs_metadata_keeps_cover_owed_and_next_drain_up
     log_text = env.drainer_log()
     assert log_text.count(LOGIN_LINE) == 1 and "could not fetch the cover" not in log_text
     assert SyncRecords(env.data_dir).owed_cover_count() == 1
+    # the drainer leaves its summary for the next hook after letting go of the lock
+    env.wait_drainer_exit()
 
     # Stash starts the next hook with a valid session: its drainer pays the owed cover
     env.runner.session_cookie = env.stash.create_session()

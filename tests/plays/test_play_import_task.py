@@ -56,7 +56,7 @@ def test_the_next_background_drain_brings_a_plex_play(synced):
     synced.plex.add_play(synced.plex.find_by_file(PART_I_FILE)[0], PLAYED_AT)
     synced.edit(1, title="Saga Part I, renamed")            # hook -> background drainer
     synced.wait_drained()                                   # the import follows the drain
-    wait_until(lambda: "from Plex: 1 plays" in synced.drainer_log(), 20,
+    wait_until(lambda: "from Plex: 1 plays" in synced.drainer_log(), 60,
                what="the drainer's import", )
     assert scene_plays(synced)["play_history"] == ["2024-04-24T23:06:40Z"]
 

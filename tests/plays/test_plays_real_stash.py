@@ -115,7 +115,7 @@ def test_3_rating_round_trip_writes_nothing_to_plex_and_queues_nothing(world):
     assert stash.run_task("Import Plex plays")["status"] == "FINISHED"
     assert play_state(world)["rating100"] == 80
     # Stash ran PlexSync's hook for that sceneUpdate(rating100) ...
-    hook_ran = wait_for(lambda: "no synced field changed" in stash.log_text()[log_before:], 10,
+    hook_ran = wait_for(lambda: "no synced field changed" in stash.log_text()[log_before:], 60,
                         "PlexSync's hook to answer the rating edit")
     assert hook_ran
     time.sleep(2)  # ... and a drainer it started, if it had started one, would be at work by now

@@ -110,7 +110,6 @@ def test_unpacked_plugin_runs_a_hook_and_a_task(package, tmp_path, stash, stash_
         stash.graphql(SCENE_UPDATE, {"input": {"id": str(scene), "title": "From The Zip"}})
         [hook] = runner.runs
         assert hook.error is None and hook.output == f"scene {scene}: queued for Plex"
-        assert hook.wall_s < 5
         wait_until(lambda: plex.item(plex.find_by_file(PART_I_FILE)[0])["title"] == "From The Zip",
                    30, what="the drainer started from the unpacked plugin")
         wait_until(lambda: not drain_lock_held(data_dir), 30, what="the drainer to exit")

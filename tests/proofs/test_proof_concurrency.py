@@ -4,7 +4,8 @@ Every edit lands in Plex; no job runs twice (one full GET and one PUT per Plex i
 that ran twice would fetch its item twice); and never two drainers at once, measured two
 ways that each fail if it happens: drainer.log's job lines are one unbroken block per drainer
 pid, and the Plex emulator never has more requests in flight together than one drainer's
-wave allows (worker.waves.WIDTH; hooks never talk to Plex).
+wave allows (worker.waves.WIDTH; hooks never talk to Plex). That count uses spans inside each
+request's real time in flight (tests/proof_checks.py), so a busy machine cannot inflate it.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_30_hooks_at_once_land_exactly_once_with_never_two_drainers(secured):
 
     # Round 1: a drainer is running (started by a normal edit) when the 30 hooks fire.
     env.edit(env.library.scenes["part1"], title="Drainer warm-up")
-    wait_until(lambda: drain_lock_held(env.data_dir), 20, what="the drainer the edit started")
+    wait_until(lambda: drain_lock_held(env.data_dir), 60, what="the drainer the edit started")
     round1 = fire_hooks_at_once(env, {sid: f"busy edit {sid}" for sid in busy})
     env.wait_drained(timeout=90)
 
@@ -62,7 +63,7 @@ def test_30_hooks_at_once_land_exactly_once_with_never_two_drainers(secured):
     synced_scenes = [scene for _, scene in job_lines(log_text)]
     assert sorted(s for s in synced_scenes if s in busy or s in racing) == sorted([*busy, *racing])
     assert interleaved_drainers(log_text) == []
-    assert most_in_flight(env.plex, LATENCY) <= WIDTH  # one drainer's wave, never two drainers
+    assert most_in_flight(env.plex) <= WIDTH  # one drainer's wave, never two drainers
 
     counts = queue_counts(env)
     assert (counts["ready"], counts["in_flight"], counts["scheduled"],
@@ -74,7 +75,7 @@ def test_30_hooks_at_once_land_exactly_once_with_never_two_drainers(secured):
     print(f"\nproof 1: {len(runs)} hooks, wall median {statistics.median(walls) * 1000:.0f} ms, "
           f"max {walls[-1] * 1000:.0f} ms; {len(synced_scenes)} jobs synced by {drainers} "
           f"drainer process(es) one after another; {len(env.plex.requests)} Plex requests, "
-          f"at most {most_in_flight(env.plex, LATENCY)} in flight (wave width {WIDTH})")
+          f"at most {most_in_flight(env.plex)} in flight (wave width {WIDTH})")
 
 
 # -- the two "never two drainers" checks can fail: fed what two drainers would leave --------
@@ -90,15 +91,17 @@ def test_interleaved_job_lines_are_caught():
 
 
 def test_more_requests_in_flight_than_one_drainer_sends_are_caught(plex):
-    plex.latency(LATENCY)
-
     def get():
-        requests.get(f"{plex.url}/identity", headers={"X-Plex-Token": plex.token}, timeout=5)
+        requests.get(f"{plex.url}/identity", headers={"X-Plex-Token": plex.token}, timeout=60)
     get(), get()  # one client, one request at a time
-    assert most_in_flight(plex, LATENCY) == 1
-    many = [threading.Thread(target=get) for _ in range(WIDTH + 1)]  # two drainers' waves
+    assert most_in_flight(plex) == 1
+    # two drainers' waves: the emulator answers none of them until all have arrived, so they
+    # are in flight together however late the scheduler starts the last thread
+    plex.hold_until_arrived(WIDTH + 1)
+    many = [threading.Thread(target=get) for _ in range(WIDTH + 1)]
     for thread in many:
         thread.start()
     for thread in many:
         thread.join()
-    assert most_in_flight(plex, LATENCY) > WIDTH
+    assert plex.errors == [] and len(plex.requests) == WIDTH + 3
+    assert most_in_flight(plex) == WIDTH + 1

@@ -2,9 +2,12 @@
 nothing lost; at the end the Plex emulator equals Stash for every scene.
 
 The 1,000 scenes are queued by the Sync All task, run as Stash runs it; it starts draining in
-the foreground. Each round then waits a random moment, SIGKILLs whoever holds the drain lock
-(Stash's Cancel button does exactly this to a task) and starts the next drainer, alternately
-the Process Queue task and the detached `python -m worker --background` a hook starts. Every
+the foreground. Each round then SIGKILLs whoever holds the drain lock (Stash's Cancel button
+does exactly this to a task) and starts the next drainer, alternately the Process Queue task
+and the detached `python -m worker --background` a hook starts. Every third round the kill
+comes after a random moment (anywhere: between jobs, mid-request, mid-commit); the other
+rounds kill while a metadata PUT, a random number of edits into the round, waits at Plex (a
+job taken and not acked, by construction rather than by the scheduler's timing). Every
 fourth round a user edits a scene meanwhile (newest wins). A kill can repeat at most the work
 in flight (one wave of jobs, one batched reload), so the PUTs and reloads Plex saw exceed one
 per job (one per 100 jobs) by at most that per kill.
@@ -30,10 +33,13 @@ from worker.waves import WIDTH
 
 SCENES = 1000
 KILLS = 24
-SEED = 20240501  # its 24 pauses total 12 s; 1,000 jobs take longer than that (see LATENCY)
+SEED = 20240501
 # s per Plex request; 3 per job (PUT, poster, background; reloads are batched), 4 jobs in
-# flight at once: >= 20 s in all
+# flight at once: at most ~44 jobs a second. The 8 random pauses (<= 1 s each, plus the
+# rounds' own overhead) and 16 held rounds (<= 8 edits and a wave each) leave jobs for every
+# kill.
 LATENCY = 0.03
+HELD_AFTER = 8  # a held round lets at most this many edits through before the held one
 
 
 def work_left(env) -> bool:
@@ -49,7 +55,7 @@ def test_sigkilled_drainers_over_1000_jobs_lose_nothing(secured):
         date=lambda n: f"20{10 + n % 14}-0{1 + n % 9}-1{n % 10}",
         studio=lambda n: f"Studio {n % 7}", performers=lambda n: [f"Performer {n % 11}"],
         tags=lambda n: [f"Tag {n % 13}", f"Tag {(n + 5) % 13}"], cover=lambda n: make_png(n))
-    env.plex.latency(LATENCY)  # a job spans several requests: kills land mid-job
+    env.plex.latency(LATENCY)  # a job spans several requests: random kills land mid-job too
 
     tasks = [env.runner.start_task("sync_all")]
     wait_until(lambda: drain_lock_held(env.data_dir), 60, what="Sync All to start draining")
@@ -70,12 +76,20 @@ def test_sigkilled_drainers_over_1000_jobs_lose_nothing(secured):
             edits[scene] = f"edited in crash round {round_no}"
             env.edit(scene, title=edits[scene])
             edit_count += 1
-        time.sleep(rng.uniform(0.05, 1.0))
+        held = None
+        if round_no % 3:  # killed while an edit waits at Plex
+            held = env.plex.hold(method="PUT", after=rng.randint(0, HELD_AFTER))
+            wait_until(lambda: held.held() or not work_left(env), 120, what="an edit to wait")
+        else:
+            time.sleep(rng.uniform(0.05, 1.0))  # a random moment: not a wait for anything
         left = queue_counts(env)
-        if env.kill_drainer() is None:
+        pid = env.kill_drainer()
+        if held is not None:
+            held.release()  # answered to a dead client: the next drainer redoes that job
+        if pid is None:
             continue  # it had finished by itself: not a crash
         kills += left["ready"] + left["in_flight"] > 0
-        wait_until(lambda: not drain_lock_held(env.data_dir), 20, what="the killed drainer's lock")
+        wait_until(lambda: not drain_lock_held(env.data_dir), 30, what="the killed drainer's lock")
         mid_job += queue_counts(env)["in_flight"] > 0  # a job was taken and not acked
     progress_at_last_kill = SyncRecords(env.data_dir).count()
 
@@ -86,7 +100,7 @@ def test_sigkilled_drainers_over_1000_jobs_lose_nothing(secured):
         task.wait(60)
 
     assert kills >= 20, f"only {kills} kills landed while jobs were left"
-    assert mid_job >= 5, f"only {mid_job} of {kills} kills left a job in flight"
+    assert mid_job >= 16, f"only {mid_job} of {kills} kills left a job in flight"
     assert 0 < progress_at_last_kill < SCENES  # the kills were spread over the 1,000 jobs
     assert mismatches(env, scenes) == {}
     posters = {sid: (env.plex_item(p)["posterSha1"], env.plex_item(p)["artSha1"])

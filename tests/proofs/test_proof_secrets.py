@@ -74,7 +74,7 @@ def test_no_secret_in_any_log_file_dead_letter_or_stored_url(secured):
         wait_until(lambda: drain_lock_held(env.data_dir), 60, what="a drainer")
         time.sleep(0.3)
         env.kill_drainer()
-        wait_until(lambda: not drain_lock_held(env.data_dir), 20, what="the kill")
+        wait_until(lambda: not drain_lock_held(env.data_dir), 60, what="the kill")
         env.start_drainer()
     env.wait_drained(timeout=120)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,8 +124,12 @@ class Stage:
         """runPluginTask + findJob until it ends; (job, PlexSync's log lines of that run)."""
         mark = self.stash.log_size()
         job = self.stash.wait_job(self.stash.run_task(name, args or None), timeout)
-        time.sleep(0.2)  # Stash writes the plugin's last lines after the job ends
-        return job, self.stash.log_lines(mark)
+        # Stash writes the plugin's last lines after the job ends, ending with what the plugin
+        # returned (start-stash logs at debug level): wait for that line, not for a while
+        return job, wait_until(
+            lambda: (lines := self.stash.log_lines(mark))
+            and any("Plugin returned" in line for line in lines) and lines,
+            60, interval=0.1, what=f"Stash to log what the {name!r} task returned")
 
 
 @pytest.fixture(scope="session")

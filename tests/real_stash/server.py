@@ -35,6 +35,9 @@ class GraphQLError(RuntimeError):
         self.errors = errors
 
 
+PORT_ATTEMPTS = 3  # a port found free can be taken before Stash binds it: try another
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,8 +111,14 @@ class RealStash:
     def start(self, extra_env: dict | None = None) -> "RealStash":
         env = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_DROP)}
         env.update(extra_env or {})
-        out = subprocess.run([str(STASH_SERVER / "start-stash"), str(self.home), str(self.media),
-                              str(self.port)], env=env, capture_output=True, text=True, timeout=90)
+        for _ in range(PORT_ATTEMPTS):
+            out = subprocess.run([str(STASH_SERVER / "start-stash"), str(self.home),
+                                  str(self.media), str(self.port)], env=env, capture_output=True,
+                                 text=True, timeout=90)
+            if out.returncode == 0 or "address already in use" not in out.stderr:
+                break
+            # free_port() only found the port free; another process bound it before Stash did
+            self.port = free_port()
         if out.returncode != 0:
             raise RuntimeError(f"start-stash failed: {out.stderr.strip()}")
         self.pid = int(out.stdout.split()[0])

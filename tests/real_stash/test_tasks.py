@@ -6,8 +6,7 @@ error from that run.
 """
 from __future__ import annotations
 
-import time
-
+from sync_queue.lock import drain_lock_held
 from tests.harness.manifest import load_manifest
 from tests.real_stash.conftest import clip_path
 from tests.real_stash.server import PROJECT_ROOT
@@ -48,22 +47,26 @@ def test_sync_all_stopped_by_stopjob_loses_nothing(fresh_stage):
     stash.configure_plugin(stage.settings(enabled=False))
     stash.graphql(BULK_UPDATE, {"input": {"ids": ids, "details": "Stopped then finished"}}, timeout=600)
     stash.configure_plugin(stage.settings())
-    stage.plex.latency(0.05)
+    # after the first scene, Sync All's edits wait at Plex: it is stopped mid-drain by
+    # construction, not because Plex happened to be slow enough
+    held = stage.plex.hold(method="PUT", after=1)
     try:
         job_id = stash.run_task("Sync All")
         synced = lambda: sum(stage.plex_item(p)["summary"] == "Stopped then finished" for p in paths)
-        wait_until(lambda: synced() >= 1, 60, interval=0.05, what="Sync All to sync a first scene")
-        progress = stash.graphql("query J($id: ID!) { findJob(input: {id: $id}) { status progress } }",
-                                 {"id": job_id})["findJob"]
+        wait_until(lambda: synced() >= 1 and held.held(), 120, interval=0.05,
+                   what="Sync All to sync a first scene and wait on the next")
+        find_job = "query J($id: ID!) { findJob(input: {id: $id}) { status progress } }"
+        progress = wait_until(lambda: (j := stash.graphql(find_job, {"id": job_id})["findJob"])
+                              and j["progress"] and j, 60, what="Stash to show the progress")
         assert progress["status"] == "RUNNING" and 0 < progress["progress"] < 1, progress
         stash.graphql("mutation S($id: ID!) { stopJob(job_id: $id) }", {"id": job_id})
         synced_before_stop = synced()
         job = stash.wait_job(job_id, 60)
         assert job["status"] in ("CANCELLED", "FINISHED"), job
     finally:
-        stage.plex.latency(0)
+        held.release()
     assert synced_before_stop < len(paths), "Sync All finished before it was stopped: nothing proven"
-    time.sleep(0.5)
+    wait_until(lambda: not drain_lock_held(stage.data_dir), 60, what="the stopped task's lock")
     job, lines = stage.run_task("Process Queue")
     assert job["status"] == "FINISHED" and not errors_in(lines), (job, lines)
     stage.wait_drained()

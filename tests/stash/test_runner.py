@@ -13,7 +13,6 @@ import shutil
 import signal
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.harness.fixtures import PLUGIN_ROOT  # its fixtures come via tests/co
 from tests.harness.manifest import (ManifestError, discover_plugins, load_manifest,
                                     load_manifest_text)
 from tests.harness.runner import NO_SESSION_COOKIE, PluginHung, PluginRunner
+from tests.waiting import wait_until
 
 PROBE_PY = r'''
 import json, os, subprocess, sys, time
@@ -61,7 +61,9 @@ elif mode == "long_line":
     log("i", "before")
     try:
         sys.stderr.write("x" * 70000 + "\n"); sys.stderr.flush()
-        time.sleep(0.5); log("i", "after"); answer({"output": "wrote"})
+        for _ in range(600):  # until Stash's reader closes its end (at most 60 s)
+            time.sleep(0.1); log("i", "after")
+        answer({"output": "wrote"})
     except BrokenPipeError:
         sys.stderr = open(os.devnull, "w"); answer({"output": "EPIPE"})
 elif mode == "hang_child":
@@ -371,9 +373,12 @@ def test_wall_time_is_reported(probe):
 
 def test_a_child_holding_stdout_hangs_the_run_like_stash(probe, tmp_path):
     pidfile = tmp_path / "child.pid"
+    handle = probe.start_task("Hang", {"pidfile": str(pidfile)})
     try:
+        # the plugin has exited (however slowly it started); only its child holds stdout now
+        wait_until(lambda: handle.result.process_s is not None, 60, what="the plugin to exit")
         with pytest.raises(PluginHung, match="stdout is still open") as exc:
-            probe.run_task("Hang", {"pidfile": str(pidfile)}, timeout=2)
+            handle.wait(2)
     finally:
         _kill_child(pidfile)
     assert exc.value.result.hung and exc.value.result.exit_code == 0
@@ -384,19 +389,20 @@ def test_a_child_holding_stdout_hangs_the_run_like_stash(probe, tmp_path):
 def test_a_child_without_our_stdout_does_not_hang(probe, tmp_path, task):
     pidfile = tmp_path / "child.pid"
     try:
-        result = probe.run_task(task, {"pidfile": str(pidfile)}, timeout=10)
+        result = probe.run_task(task, {"pidfile": str(pidfile)}, timeout=60)
+        # the run ended while the child (60 s asleep) still lives: it waited for the plugin,
+        # not for the child (Cmd.Wait closes stderr after exit)
+        os.kill(int(pidfile.read_text()), 0)
     finally:
         _kill_child(pidfile)
-    assert result.error is None and result.wall_s < 5  # Cmd.Wait closes stderr after exit
+    assert result.error is None and not result.hung
 
 
 def test_cancel_kills_the_task_with_sigkill(probe):
     handle = probe.start_task("Sleep")
-    deadline = time.monotonic() + 10
-    while ("info", "started") not in handle.result.logs and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: ("info", "started") in handle.result.logs, 60, what="the task to start")
     handle.cancel()
-    result = handle.wait(timeout=10)
+    result = handle.wait(timeout=60)
     assert (result.error, result.exit_code) == ("signal: killed", -signal.SIGKILL)
     assert handle.wait() is result and probe.runs == [result]
 

@@ -73,16 +73,18 @@ def drain_now(env: TaskEnv, start: float, end: float) -> DrainSummary:
     """THE drain (worker.drain via SyncWorker), ready jobs only, in this process."""
     ctx, index = build_plex_context(env.cfg, env.data_dir, env.stash.fetch_image, env.stash)
     env.reporter.phase("syncing to Plex", start, end)
-    worker = SyncWorker(ctx, idle_exit_after=None, on_progress=env.reporter.update)
+    # env.stop is the drain's stop: a Ctrl-C handler setting it stops the drain after the
+    # jobs in flight, with no lag behind this thread's next look
+    worker = SyncWorker(ctx, idle_exit_after=None, on_progress=env.reporter.update,
+                        stop_event=env.stop)
     try:
         worker.start()
         while worker.is_alive():  # in slices: the main thread stays free for Ctrl-C
             worker.join(JOIN_SLICE_S)
-            if env.stop.is_set():
-                worker.stop_event.set()
     finally:
-        worker.stop_event.set()
-        worker.join()
+        if worker.is_alive():  # leaving early (a second Ctrl-C): stop the drain too
+            env.stop.set()
+            worker.join()
         index.close()
     if worker.error is not None:
         raise worker.error
