@@ -24,7 +24,7 @@ from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_fixtures import load_sample_library, make_png, png_data_url
 from tests.emulators.stash_server import StashEmulator
 from tests.harness.runner import PluginRunner
-from tests.proof_checks import data_dir_processes
+from tests.proof_checks import data_dir_processes, drainer_processes
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +126,7 @@ def _wait_drainer_exit(data_dir: Path, timeout: float = 120.0) -> None:
     """Until the background sync has exited: it lets go of the drain lock before it imports
     Plex plays and leaves its summary, files in data_dir that must be closed before the
     folder goes."""
-    wait_until(lambda: not drain_lock_held(data_dir) and not data_dir_processes(data_dir),
+    wait_until(lambda: not drain_lock_held(data_dir) and not drainer_processes(data_dir),
                timeout, what="the background sync to exit")
 
 
@@ -137,7 +137,7 @@ def _stop_drainer(data_dir: Path) -> None:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    _wait_drainer_exit(data_dir)
+    wait_until(lambda: not data_dir_processes(data_dir), 30, what="PlexSync's processes to exit")
 
 
 if __name__ == "__main__":

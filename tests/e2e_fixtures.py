@@ -31,7 +31,7 @@ from tests.emulators.plex_server import PlexEmulator
 from tests.emulators.stash_fixtures import load_sample_library
 from tests.harness import protocol
 from tests.harness.fixtures import PLUGIN_ROOT
-from tests.proof_checks import plexsync_processes
+from tests.proof_checks import drainer_processes
 from tests.waiting import wait_until
 
 __all__ = ["synced", "secured", "Synced", "SCENE_UPDATE", "BULK_UPDATE", "wait_until",
@@ -102,13 +102,13 @@ class Synced:
             counts = QueueStore(self.data_dir).counts()
             busy = counts["ready"] + counts["in_flight"] + counts["scheduled"]
             return (busy == 0 and not drain_lock_held(self.data_dir)
-                    and not plexsync_processes(self))
+                    and not drainer_processes(self.data_dir))
         wait_until(idle, timeout, what="the queue to drain")
 
     def wait_drainer_exit(self, timeout: float = 60.0) -> None:
         """Until the drainer has exited, not only let go of the lock: after that it still
         imports Plex plays and leaves its summary for the next hook to show."""
-        wait_until(lambda: not drain_lock_held(self.data_dir) and not plexsync_processes(self),
+        wait_until(lambda: not drain_lock_held(self.data_dir) and not drainer_processes(self.data_dir),
                    timeout, what="the drainer to exit")
 
     def dead_letters(self) -> list:
