@@ -17,7 +17,7 @@ import time
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.lean_json import dumps
 from sync_queue import inbox
-from sync_queue.notes import NOTES_FILE, take_notes
+from sync_queue.notes import NOTES_FILE, SUMMARY_FILE, take_notes, take_summary
 
 UPDATE_POST = "Scene.Update.Post"
 CREATE_POST = "Scene.Create.Post"
@@ -82,8 +82,10 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: floa
     if not inbox.write_edit(data_dir, name, body, once=is_bulk):
         return f"scene {scene_id}: already queued with its bulk edit"  # lost the race to link
 
-    if inbox.SUMMARY_FLAG in flags:
-        _surface_drain_summary(data_dir, say)
+    if SUMMARY_FILE in flags:  # the last drain's line: a rename, a read, an unlink
+        summary = take_summary(data_dir)
+        if summary:
+            say("info", f"background sync: {summary}")
     if NOTES_FILE in flags:  # a repaired file, a drainer that died at start
         for note in take_notes(data_dir):
             say("warning", note)
@@ -124,15 +126,6 @@ def _bulk_key(hook_type: str, hook_input, fields, now: float) -> str:
         from hashlib import sha1
     basis = dumps([hook_type, hook_input, sorted(fields or []), int(now // 600)])
     return sha1(basis.encode()).hexdigest()[:20]
-
-
-def _surface_drain_summary(data_dir, say) -> None:
-    from sync_queue.store import QueueStore  # rare: only when a drain left a summary
-    inbox.set_flag(data_dir, inbox.SUMMARY_FLAG, False)  # before taking: a newer one re-flags
-    with QueueStore(data_dir) as store:
-        line = store.take_unreported_drain_summary()
-    if line:
-        say("info", f"background sync: {line}")
 
 
 class _SettingsCheck:

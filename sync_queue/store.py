@@ -236,22 +236,6 @@ class QueueStore:
             "skipped": q("SELECT COUNT(*) FROM skipped_scenes").fetchone()[0],
         }
 
-    def take_unreported_drain_summary(self) -> str | None:
-        """The background drainer's last summary line, once: the next caller gets None."""
-        read = "SELECT value FROM plexsync_state WHERE key = ?"
-        row = self._conn.execute(read, (SUMMARY_KEY,)).fetchone()
-        if not row or json.loads(row[0]).get("reported", True):
-            return None  # the common case costs one read and no write lock
-        with immediate(self._conn) as conn:
-            row = conn.execute(read, (SUMMARY_KEY,)).fetchone()
-            value = json.loads(row[0])
-            if value.get("reported", True):
-                return None
-            value["reported"] = True
-            conn.execute("UPDATE plexsync_state SET value = ? WHERE key = ?",
-                         (json.dumps(value), SUMMARY_KEY))
-        return value.get("line")
-
     def auth_failed_for(self, token_fingerprint: str) -> bool:
         """True if Plex rejected this very token and nobody has changed it since."""
         row = self._conn.execute("SELECT value FROM plexsync_state WHERE key = ?",
