@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 
 from sync_queue.lock import DrainLock
+from sync_queue.notes import SUMMARY_FILE
 from sync_queue.records import SyncRecords
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE
 from tests.emulators.stash_fixtures import make_png, png_data_url
+from tests.e2e_fixtures import wait_until
 from tests.proof_checks import secret_leaks, tracebacks, twin_scenes
 
 AWAY_LINE = "Stash did not serve covers"
@@ -96,6 +98,8 @@ def test_expired_login_session_syncs_metadata_keeps_cover_owed_and_next_drain_up
     log_text = env.drainer_log()
     assert log_text.count(LOGIN_LINE) == 1 and "could not fetch the cover" not in log_text
     assert SyncRecords(env.data_dir).owed_cover_count() == 1
+    # The drainer leaves its summary after letting go of the lock: the next hook shows it.
+    wait_until(lambda: (env.data_dir / SUMMARY_FILE).exists(), 30, what="the drain's summary")
 
     # Stash starts the next hook with a valid session: its drainer pays the owed cover
     env.runner.session_cookie = env.stash.create_session()
