@@ -5,6 +5,10 @@ keeps every save in Stash waiting for as long as the child lives. So the drainer
 pipe for stdin (its connection details: never on the command line, where `ps` shows them) and
 /dev/null for the rest, in its own session / process group so Stash's signals do not reach it.
 
+One drainer per burst: the drain lock is taken HERE, before spawning, and handed to the child
+(sync_queue/lock.py): of eight hooks deciding at the same moment one gets it, and no hook
+starts a drainer while one is starting. The child adopts it before its heavy imports.
+
 On POSIX it is started with os.posix_spawn (vfork-fast, no `subprocess` import: that module
 costs the hook ~4 ms); elsewhere, or where posix_spawn cannot start a new session, through
 subprocess.
@@ -12,49 +16,65 @@ subprocess.
 import os
 import sys
 
-from sync_queue.lock import drain_lock_held
+from sync_queue.lock import INHERITED_FD_ENV, LOCK_PASSES_TO_CHILD, DrainLock
+
+# Where the child finds the handed-over lock: any number but 0-2 (its stdio) will do.
+CHILD_LOCK_FD = 3
 
 
 def start_drainer_if_idle(plugin_dir, data_dir, payload) -> bool:
-    """Start `python -m worker --background` unless a drainer holds the lock; True if started.
+    """Start `python -m worker --background` unless a drainer runs or is starting; True if
+    started (it then holds the drain lock from this moment on).
 
     payload: a dict (JSON-encoded here) or ready bytes; it must stay far below a pipe's
     buffer (64 KiB), because the drainer reads it only after its imports.
     """
-    if drain_lock_held(data_dir):
+    claim = DrainLock(data_dir)
+    if not claim.try_acquire():
         return False
-    if isinstance(payload, dict):
-        from hooks.lean_json import dumps
-        payload = dumps(payload).encode()
-    env = dict(os.environ, PLEXSYNC_DATA_DIR=os.fspath(data_dir))
-    argv = [sys.executable, "-m", "worker", "--background"]
-    if os.name != "nt" and hasattr(os, "posix_spawn"):
-        try:
-            _spawn_posix(argv, os.fspath(plugin_dir), env, payload)
-            return True
-        except (NotImplementedError, OSError):  # no POSIX_SPAWN_SETSID here: the slow road
-            pass
-    _spawn_subprocess(argv, os.fspath(plugin_dir), env, payload)
-    return True
+    try:
+        if isinstance(payload, dict):
+            from hooks.lean_json import dumps
+            payload = dumps(payload).encode()
+        env = dict(os.environ, PLEXSYNC_DATA_DIR=os.fspath(data_dir))
+        env.pop(INHERITED_FD_ENV, None)
+        argv = [sys.executable, "-m", "worker", "--background"]
+        if not LOCK_PASSES_TO_CHILD:
+            claim.release()  # Windows: the child takes the lock itself, first thing
+        if os.name != "nt" and hasattr(os, "posix_spawn"):
+            try:
+                _spawn_posix(argv, os.fspath(plugin_dir), env, payload, claim)
+                return True
+            except (NotImplementedError, OSError):  # no POSIX_SPAWN_SETSID here: the slow road
+                pass
+        _spawn_subprocess(argv, os.fspath(plugin_dir), env, payload, claim)
+        return True
+    finally:
+        claim.release()  # only if no child took it over: then the lock is free again
 
 
-def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes) -> None:
+def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:
     read_end, write_end = os.pipe()  # both close-on-exec; dup2 makes the child's 0 inheritable
     try:
+        actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
+                   (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                   (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+        if claim.held:  # dup2 onto ANOTHER number: only that copy is not close-on-exec
+            child_fd = CHILD_LOCK_FD if claim.fd != CHILD_LOCK_FD else CHILD_LOCK_FD + 1
+            actions.append((os.POSIX_SPAWN_DUP2, claim.fd, child_fd))
+            env = dict(env, **{INHERITED_FD_ENV: str(child_fd)})
         here = os.getcwd()
         os.chdir(cwd)  # posix_spawn has no cwd argument; `-m worker` needs the plugin folder
         try:
-            os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=[
-                (os.POSIX_SPAWN_DUP2, read_end, 0),
-                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)])
+            os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=actions)
         finally:
             os.chdir(here)
+        claim.pass_on()  # at once: any later error must not unlock the child's lock
         os.close(read_end)
         read_end = -1
         try:
             os.write(write_end, payload)
-        except OSError:  # the drainer died at once (e.g. another one won the lock)
+        except OSError:  # the drainer died at once
             pass
     finally:
         os.close(write_end)
@@ -62,7 +82,7 @@ def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes) -> None:
             os.close(read_end)
 
 
-def _spawn_subprocess(argv: list, cwd: str, env: dict, payload: bytes) -> None:
+def _spawn_subprocess(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:
     import subprocess
     options: dict = {}
     if os.name == "nt":
@@ -70,11 +90,15 @@ def _spawn_subprocess(argv: list, cwd: str, env: dict, payload: bytes) -> None:
                                     | subprocess.CREATE_NO_WINDOW)
     else:
         options["start_new_session"] = True
+    if claim.held:  # the child keeps the descriptor's number
+        options["pass_fds"] = (claim.fd,)
+        env = dict(env, **{INHERITED_FD_ENV: str(claim.fd)})
     child = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              close_fds=True, **options)
+    claim.pass_on()
     try:
         child.stdin.write(payload)
         child.stdin.close()
-    except OSError:  # the drainer died at once (e.g. another one won the lock); nothing to do
+    except OSError:  # the drainer died at once; nothing to do
         pass

@@ -1,28 +1,39 @@
 """`python -m worker --background`: the detached drainer the hook starts (worker.background).
 
+First, with nothing but os and fcntl loaded, it takes the drain lock: handed over by the
+process that started it (hooks/drainer_launch.py), or taken now. Without the lock another
+drainer runs or is starting, and this one exits before it pays for plexapi, pydantic and
+sqlite3 (one drainer per burst of hooks; one "background sync started" line in drainer.log).
+
 The hook needs only the standard library, so a Stash whose Python lacks plexapi & co. still
 queues edits; the drainer is the first to notice. Nobody reads its stderr, so the missing
 packages are left as the drain summary the next hook or task shows in Stash's log.
 """
 import os
 import sys
-from pathlib import Path
+
+from sync_queue.lock import drainer_lock_at_start
+from validation.data_dir import data_dir_path
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+DRAIN_LOCK = drainer_lock_at_start(data_dir_path(PLUGIN_DIR))
+if DRAIN_LOCK is None:
+    sys.exit(0)
 
 # Background work yields the CPU to Stash and to the hook that just started us (2-core boxes).
 if hasattr(os, "nice"):
     os.nice(10)
 
-from hooks.dependencies import MissingDependency, ensure_worker_dependencies
-from sync_queue.state import QueueState
-from validation.config import data_dir_for
+from hooks.dependencies import MissingDependency, ensure_worker_dependencies  # noqa: E402
+from sync_queue.state import QueueState  # noqa: E402
 
 try:
     ensure_worker_dependencies()
 except MissingDependency as missing:
-    QueueState(data_dir_for(Path(__file__).resolve().parent.parent)).store_drain_summary(
-        str(missing), errors=True)
+    QueueState(data_dir_path(PLUGIN_DIR)).store_drain_summary(str(missing), errors=True)
     sys.exit(1)
 
 from worker.background import main  # noqa: E402 - only once its packages are known to import
 
-sys.exit(main())
+sys.exit(main(lock=DRAIN_LOCK))
