@@ -1,7 +1,7 @@
 """PlexSync entry point: Stash starts this file for every hook and task (interface: raw).
 
 Kept to these lines on purpose: Python compiles the started script on every run, a module
-(hooks/entry.py, which does the work) only once. The hook path's budget is in
+(entry.py, which routes the run) only once. The hook path's budget is in
 tests/stash/test_hook_path_imports.py.
 """
 import os
@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # bytecode goes to the plugin's own __pycache__ (silently skipped where it is read-only).
 sys.dont_write_bytecode = False
 
-from hooks.entry import finish, main  # noqa: E402
+from entry import finish, main  # noqa: E402
 
 if __name__ == "__main__":
     finish(main())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_ID = "PlexSync"
-RUNTIME_FILES = ("PlexSync.py", "PlexSync.yml", "process_queue.py", "requirements.txt")
+RUNTIME_FILES = ("PlexSync.py", "entry.py", "PlexSync.yml", "process_queue.py", "requirements.txt")
 RUNTIME_PACKAGES = ("hooks", "sync_queue", "worker", "plex", "validation")
 # Fixed timestamps make the zip, and so its sha256, depend on content only.
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)

@@ -44,6 +44,11 @@ def _stderr_log(level: str, message: str) -> None:
     sys.stderr.flush()
 
 
+def run_hook(conn: dict, args: dict, plugin_dir, data_dir) -> str:
+    """entry.py's hook route: Stash's args carry the hook's context."""
+    return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
+
+
 def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: float | None = None,
                       say=_stderr_log) -> str:
     """Queue the scene(s) this hook is about; returns the line Stash shows as output.

@@ -25,7 +25,7 @@ from tests.emulators.plex_library import PART_I_FILE
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".ci" / "build_plugin_source.py"
 RUNTIME_PACKAGES = ("hooks", "sync_queue", "worker", "plex", "validation")
-ROOT_FILES = {"PlexSync.py", "PlexSync.yml", "process_queue.py", "requirements.txt"}
+ROOT_FILES = {"PlexSync.py", "entry.py", "PlexSync.yml", "process_queue.py", "requirements.txt"}
 
 
 def build(out: Path) -> tuple[bytes, list]:

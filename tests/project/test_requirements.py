@@ -6,7 +6,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIME = ["PlexSync.py", "process_queue.py", "hooks", "sync_queue", "worker", "plex", "validation"]
+RUNTIME = ["PlexSync.py", "entry.py", "process_queue.py", "hooks", "sync_queue", "worker", "plex", "validation"]
 
 
 def requirement_names(path: Path) -> list[str]:

@@ -11,7 +11,7 @@ import yaml
 from validation.config import SETTINGS, setting_label
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIME = ["PlexSync.py", "process_queue.py", "hooks", "sync_queue", "worker", "plex", "validation"]
+RUNTIME = ["PlexSync.py", "entry.py", "process_queue.py", "hooks", "sync_queue", "worker", "plex", "validation"]
 JARGON = re.compile(r"dead.?letter|drainer|breaker|\bhooks?\b|\bdlq\b|\bjobs?\b", re.I)
 KEYS = [s.name for s in SETTINGS]
 # A key standing alone in prose: anywhere but in brackets of its own "(key)", never part of a

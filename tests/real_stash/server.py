@@ -5,6 +5,7 @@ a config without a setup wizard), stopped through `stop-stash HOME` by the pid i
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -49,6 +50,25 @@ def unavailable_reason() -> str | None:
     if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
         return "ffmpeg/ffprobe are not installed (apt-get install -y ffmpeg; .ci/run does it)"
     return None
+
+
+def _load_build_module():
+    spec = importlib.util.spec_from_file_location("build_plugin_source",
+                                                  PROJECT_ROOT / ".ci" / "build_plugin_source.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def copy_plugin(dest: Path) -> Path:
+    """Install route (a): PlexSync's runtime files (exactly those the release zip holds,
+    .ci/build_plugin_source.py) copied into a plugins folder, e.g. HOME/plugins/PlexSync.
+    The one way tests and benches put PlexSync into a real Stash."""
+    for path in _load_build_module().runtime_files(PROJECT_ROOT):
+        target = dest / path.relative_to(PROJECT_ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return dest
 
 
 def make_clip(path: Path, n: int) -> Path:

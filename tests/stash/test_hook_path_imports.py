@@ -21,7 +21,7 @@ from tests.waiting import wait_until
 HEAVY = ("pydantic", "plexapi", "requests", "persistqueue", "stashapi", "tenacity", "urllib3")
 # Everything the steady-state hook may import besides the interpreter's own start-up modules.
 HOOK_MODULES = {
-    "hooks", "hooks.entry", "hooks.lean_json", "hooks.scene_hook", "hooks.drainer_launch",
+    "entry", "hooks", "hooks.lean_json", "hooks.scene_hook", "hooks.drainer_launch",
     "sync_queue", "sync_queue.inbox", "sync_queue.lock", "sync_queue.notes", "validation", "validation.data_dir",
     "_json", "fcntl", "_sha1",
     # frozen into the interpreter (no file read): what `python -S` loads on first use of os
@@ -98,7 +98,7 @@ def test_budget_check_would_catch_a_new_import(project_root, tmp_path):
 def test_rare_hook_paths_import_no_heavy_package(project_root):
     probe = (
         "import sys; sys.path.insert(0, '.');"
-        "import PlexSync, hooks.entry, hooks.scene_hook, hooks.drainer_launch, hooks.stash_api,"
+        "import PlexSync, entry, hooks.scene_hook, hooks.drainer_launch, hooks.stash_api,"
         " hooks.errors, hooks.stash_log, sync_queue.store, validation.config;"
         f"print(sorted(n for n in sys.modules if n.split('.')[0] in {HEAVY!r}))"
     )

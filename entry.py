@@ -1,18 +1,20 @@
-"""PlexSync.py's body: read Stash's JSON from stdin, dispatch, answer {"output"} / {"error"}.
+"""PlexSync.py's body: read Stash's JSON from stdin, route the run, answer {"output"} / {"error"}.
 
 In a module rather than in PlexSync.py because Python caches a module's bytecode but
 compiles the script it is started with on every run (~2-3 ms here, on every saved scene).
-A hook runs for every saved scene while Stash waits, so the hook path imports almost nothing
-(no json, logging, pathlib, sqlite3, urllib: tests/stash/test_hook_path_imports.py) and
-PlexSync.yml starts Python with -S (no site-packages scan: the hook needs none). Tasks import
-the worker, which pulls in plexapi: they first load site-packages themselves.
+
+Routing, not doing: a hook goes to hooks/, a task to worker/tasks/ (ROUTES), and only the
+chosen route's module is imported. So hooks/ never imports worker/, and a hook, which runs for
+every saved scene while Stash waits, imports almost nothing (no json, logging, pathlib,
+sqlite3, urllib: tests/stash/test_hook_path_imports.py); PlexSync.yml starts Python with -S
+(no site-packages scan: the hook needs none). The task route loads site-packages itself.
 """
 import os
 import sys
 
 from hooks.lean_json import dumps, loads
 
-PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class InputError(ValueError):
@@ -50,22 +52,30 @@ def _require_objects(request: dict) -> None:
             raise InputError(f"stdin JSON: {'.'.join(path)} is not an object")
 
 
+# (route, does this run's `args` belong to it?, "module:function"), first match wins. A
+# route's function takes (server_connection, args, plugin_dir, data_dir) and returns the
+# output text. Lean routes (no site-packages, a few stdlib modules) come before the task route,
+# which loads site-packages and plexapi: e.g. a read-only mode answered from local files gets
+# its own line above "task", pointing into hooks/.
+ROUTES = (
+    ("hook", lambda args: "hookContext" in args, "hooks.scene_hook:run_hook"),
+    ("task", lambda args: True, "worker.tasks.entry:run_task_request"),
+)
+
+
+def route(args: dict):
+    """The function that runs this request (its module imported now, and only it)."""
+    target = next(target for _name, belongs, target in ROUTES if belongs(args))
+    module, function = target.split(":")
+    return getattr(__import__(module, fromlist=(function,)), function)
+
+
 def dispatch(request: dict) -> str:
     conn = request.get("server_connection") or {}
     args = request.get("args") or {}
     plugin_dir = conn.get("PluginDir") or PLUGIN_DIR
     data_dir = _data_dir(plugin_dir, conn.get("Dir"))  # Dir: Stash's config folder
-    if "hookContext" in args:
-        from hooks.scene_hook import handle_scene_hook
-        return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
-    _load_site_packages()
-    from pathlib import Path
-    from hooks.dependencies import ensure_worker_dependencies
-    from hooks.stash_log import install_stash_logging
-    install_stash_logging()
-    ensure_worker_dependencies()
-    from worker.tasks.registry import run_task  # tasks need plexapi; hooks must not pay for it
-    return run_task(args, conn, Path(plugin_dir), Path(data_dir))
+    return route(args)(conn, args, plugin_dir, data_dir)
 
 
 def _data_dir(plugin_dir, stash_config_dir) -> str:
@@ -81,13 +91,6 @@ def _data_dir(plugin_dir, stash_config_dir) -> str:
     from hooks.stash_log import install_stash_logging
     install_stash_logging()  # the move is said once, in Stash's log (hook or task alike)
     return os.fspath(data_dir_with_migration(plugin_dir, stash_config_dir))
-
-
-def _load_site_packages() -> None:
-    """Started with -S (PlexSync.yml): tasks need site-packages, so add them now, once."""
-    if sys.flags.no_site and "site" not in sys.modules:
-        import site
-        site.main()
 
 
 def main(stdin=None, stdout=None) -> int:
