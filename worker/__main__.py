@@ -12,6 +12,7 @@ packages are left as the drain summary the next hook or task shows in Stash's lo
 import os
 import sys
 
+from hooks.drainer_launch import DRAINER_NICENESS
 from sync_queue.lock import drainer_lock_at_start
 from validation.data_dir import data_dir_path
 
@@ -21,9 +22,10 @@ DRAIN_LOCK = drainer_lock_at_start(data_dir_path(PLUGIN_DIR))
 if DRAIN_LOCK is None:
     sys.exit(0)
 
-# Background work yields the CPU to Stash and to the hook that just started us (2-core boxes).
-if hasattr(os, "nice"):
-    os.nice(10)
+# Background work yields the CPU to Stash and to the hook that just started us (2-core boxes);
+# a hook starts us through nice(1) already (hooks/drainer_launch.py): no lower than that.
+if hasattr(os, "nice") and os.nice(0) < DRAINER_NICENESS:
+    os.nice(DRAINER_NICENESS - os.nice(0))
 
 from hooks.dependencies import MissingDependency, ensure_worker_dependencies  # noqa: E402
 from sync_queue.state import QueueState  # noqa: E402

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hooks.drainer_launch import start_drainer_if_idle
+from hooks.drainer_launch import DRAINER_NICENESS, NICE_COMMANDS, start_drainer_if_idle
 from sync_queue.lock import INHERITED_FD_ENV, DrainLock, drain_lock_held, lock_holder_pid
 from tests.e2e.test_drain import FakePlex, context, enqueue, make_job, run
 from tests.e2e_fixtures import wait_until
@@ -142,6 +142,9 @@ def test_the_child_holds_the_lock_from_the_spawn_and_a_killed_starter_frees_it(s
         pid = wait_until(lambda: (lock_holder_pid(data_dir) or os.getpid()) != os.getpid()
                          and lock_holder_pid(data_dir), 60, what="the drainer to adopt the lock")
         assert drainer_pids(data_dir) == [pid]
+        if any(os.access(path, os.X_OK) for path in NICE_COMMANDS):  # started through nice(1)
+            stat = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            assert int(stat[16]) >= DRAINER_NICENESS  # field 19: yields the CPU to Stash
         os.kill(pid, signal.SIGKILL)  # dies while starting: no stale claim is left behind
         os.waitpid(pid, 0)
         assert not drain_lock_held(data_dir)
