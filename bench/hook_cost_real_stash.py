@@ -19,6 +19,10 @@ setPluginsEnabled choosing what is on:
               a drainer. If no summary waits (another sample took it), one untimed PlexSync
               save and its drain come first. Stash's log must show each relayed line once.
 
+Every timed save of every kind starts --settle seconds (default 1) after the previous sample
+ended (for PlexSync: its drainer exited): saves seconds apart. A drainer idles 2 s before it
+exits, so a person's next save lands at a random moment after that, rarely in its first instant.
+
 For a single sceneUpdate (title) and a bulkSceneUpdate of all 50 scenes (details), it prints
 medians and the ratios (plexsync - none) / (empty - none); goals: <= 2 (issue 13), <= 1.3 for
 the cadence case (issue 19). All three run the same interpreter (Stash's Python path is set to
@@ -30,6 +34,7 @@ details on every item (newest wins, nothing lost).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -87,9 +92,16 @@ class Stash:
         return payload["data"]
 
     def timed(self, query: str, variables: dict) -> float:
-        started = time.perf_counter()
-        self.gql(query, variables)
-        return time.perf_counter() - started
+        """Request to answer. The Plex emulator serves the drainers from THIS process: its
+        garbage is collected before the clock starts, never while it runs."""
+        gc.collect()
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            self.gql(query, variables)
+            return time.perf_counter() - started
+        finally:
+            gc.enable()
 
     def wait_job(self, job_id: str, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -183,8 +195,9 @@ def log_size(home: Path) -> int:
 class Sampler:
     """One timed mutation of a kind, with PlexSync's state set up for that kind first."""
 
-    def __init__(self, stash: Stash, home: Path, data_dir: Path):
+    def __init__(self, stash: Stash, home: Path, data_dir: Path, settle_s: float):
         self.stash, self.home, self.data_dir = stash, home, data_dir
+        self.settle_s = settle_s  # pause before every timed save, whatever its kind
         self.relays: list[int] = []  # summary lines in Stash's log per cadence sample
         self.warmups = 0             # untimed saves made so that a summary waits
 
@@ -196,6 +209,7 @@ class Sampler:
                 time.sleep(0.1)
             try:
                 take_summary(self.data_dir)  # a running drainer: its start relayed the last one
+                time.sleep(self.settle_s)
                 return self.stash.timed(query, variables)
             finally:
                 lock.release()
@@ -208,6 +222,7 @@ class Sampler:
             wait_drainer_gone(self.data_dir)
             wait_summary(self.data_dir)
         mark = log_size(self.home)
+        time.sleep(self.settle_s)
         took = self.stash.timed(query, variables)
         if kind in PLEXSYNC_KINDS:
             time.sleep(0.2)  # let the spawned drainer take its lock
@@ -289,6 +304,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="single-edit rounds (>= 15)")
     parser.add_argument("--bulk-rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--settle", type=float, default=1.0,
+                        help="seconds between the previous sample's end (its drainer exited) and "
+                             "the next save, for every kind (saves seconds apart; default 1)")
     opts = parser.parse_args()
     if not (STASH_DIR / "start-stash").is_file():
         print(f"no real Stash at {STASH_DIR} (../shared/stash-server beside the project)")
@@ -321,7 +339,7 @@ def main() -> int:
                          "trigger_plex_scan": False}})
         data_dir = home / "plexsync"  # <Stash config folder>/plexsync, where PlexSync keeps it
         ids = [s["id"] for s in scenes]
-        sampler = Sampler(stash, home, data_dir)
+        sampler = Sampler(stash, home, data_dir, opts.settle)
         load_before = os.getloadavg()
         result = measure(sampler, ids, opts.rounds, opts.bulk_rounds)
         # Edits made while PlexSync was off are rightly not PlexSync's; the last two edits
@@ -338,6 +356,7 @@ def main() -> int:
         summary["python"] = sys.executable
         summary["stash"] = stash.gql("{ version { version } }")["version"]["version"]
         summary["load_average"] = {"before": load_before, "after": os.getloadavg()}
+        summary["settle_s"] = opts.settle
         summary["cadence: summary lines relayed per sample"] = sampler.relays
         summary["cadence: summary relayed exactly once every time"] = set(sampler.relays) == {1}
         summary["cadence: untimed saves made so that a summary waited"] = sampler.warmups
