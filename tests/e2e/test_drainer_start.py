@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from hooks.drainer_launch import DRAINER_NICENESS, NICE_COMMANDS, start_drainer_if_idle
-from sync_queue.lock import INHERITED_FD_ENV, DrainLock, drain_lock_held, lock_holder_pid
+from sync_queue.lock import (INHERITED_FD_ENV, DrainLock, drain_lock_held, drainer_lock_at_start,
+                             lock_holder_pid)
 from tests.e2e.test_drain import FakePlex, context, enqueue, make_job, run
 from tests.e2e_fixtures import wait_until
 from tests.harness import protocol
@@ -178,6 +179,17 @@ def test_a_handed_over_number_that_is_not_the_lock_is_not_trusted(tmp_path):
         assert DrainLock.inherited(tmp_path, "not a number") is None
     finally:
         os.close(other)
+
+
+def test_a_drainer_started_without_a_usable_handed_lock_takes_it_and_hides_the_number(tmp_path):
+    environ = {INHERITED_FD_ENV: "999"}  # no such descriptor here
+    lock = drainer_lock_at_start(tmp_path, environ)
+    try:
+        assert lock is not None and lock.held and lock_holder_pid(tmp_path) == os.getpid()
+        assert environ == {}  # the processes it starts (a hand-over) get no stale number
+        assert drainer_lock_at_start(tmp_path, {}) is None  # taken: the next one steps aside
+    finally:
+        lock.release()
 
 
 class LetGoThenAHookClaims(DrainLock):
