@@ -53,8 +53,8 @@ def _require_objects(request: dict) -> None:
 
 
 # (route, does this run's `args` belong to it?, "module:function"), first match wins. A
-# route's function takes (server_connection, args, plugin_dir, data_dir) and returns the
-# output text. Lean routes (no site-packages, a few stdlib modules) come before the task route,
+# route's function takes (server_connection, args, plugin_dir, data_dir, after_answer) and
+# returns the output text; work it appends to after_answer runs once Stash has the answer. Lean routes (no site-packages, a few stdlib modules) come before the task route,
 # which loads site-packages and plexapi: e.g. a read-only mode answered from local files gets
 # its own line above "task", pointing into hooks/.
 ROUTES = (
@@ -70,12 +70,12 @@ def route(args: dict):
     return getattr(__import__(module, fromlist=(function,)), function)
 
 
-def dispatch(request: dict) -> str:
+def dispatch(request: dict, after_answer: list) -> str:
     conn = request.get("server_connection") or {}
     args = request.get("args") or {}
     plugin_dir = conn.get("PluginDir") or PLUGIN_DIR
     data_dir = _data_dir(plugin_dir, conn.get("Dir"))  # Dir: Stash's config folder
-    return route(args)(conn, args, plugin_dir, data_dir)
+    return route(args)(conn, args, plugin_dir, data_dir, after_answer)
 
 
 def _data_dir(plugin_dir, stash_config_dir) -> str:
@@ -96,15 +96,32 @@ def _data_dir(plugin_dir, stash_config_dir) -> str:
 def main(stdin=None, stdout=None) -> int:
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     cookie = None
+    after_answer: list = []
     try:
         request = read_request(stdin.read())
         cookie = ((request.get("server_connection") or {}).get("SessionCookie") or {}).get("Value")
-        answer = '{"output":' + dumps(dispatch(request)) + "}"
+        answer = '{"output":' + dumps(dispatch(request, after_answer)) + "}"
     except Exception as exc:  # the user gets one clear line, never a traceback
         answer = _failure(exc, cookie)
     stdout.write(answer)
     stdout.flush()
+    if after_answer:
+        _let_go_of_stdio(stdout)
+        for work in after_answer:
+            work()
     return 0
+
+
+def _let_go_of_stdio(stdout) -> None:
+    """Stash reads our stdout and stderr to EOF. The answer is out: point both at /dev/null
+    before work that starts a process, so no child can keep Stash waiting on them."""
+    if os.name == "nt" or stdout is not sys.stdout:
+        return
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def _failure(exc: Exception, cookie) -> str:

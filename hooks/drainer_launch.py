@@ -9,22 +9,20 @@ One drainer per burst: the drain lock is taken HERE, before spawning, and handed
 (sync_queue/lock.py): of eight hooks deciding at the same moment one gets it, and no hook
 starts a drainer while one is starting. The child adopts it before its heavy imports.
 
-On POSIX it is started with os.posix_spawn (vfork-fast, no `subprocess` import: that module
-costs the hook ~4 ms); elsewhere, or where posix_spawn cannot start a new session, through
-subprocess.
+How, on POSIX: a hook (one thread) forks and the child sets itself up and execs. The hook
+never waits for the child to run: posix_spawn's vfork blocks the caller until the child has
+exec'd, which on a busy 2-core box means until the child got a CPU (5 ms of a ~20 ms hook,
+measured at load 5). The child lowers its priority before exec, so the drainer's start-up
+yields to Stash finishing the save. A process with threads (a task, a hand-over) uses
+posix_spawn instead (forking a threaded process is unsafe); no `subprocess` import on either
+road (~4 ms). Elsewhere, or where posix_spawn cannot start a new session, subprocess.
 """
 import os
 import sys
 
 from sync_queue.lock import INHERITED_FD_ENV, LOCK_PASSES_TO_CHILD, DrainLock
 
-# Where the child finds the handed-over lock: any number but 0-2 (its stdio) will do.
-CHILD_LOCK_FD = 3
-# The drainer yields the CPU to Stash and the hook from its first instruction: started through
-# nice(1) where there is one, since its own os.nice comes only after the interpreter's start
-# (~10-30 ms of CPU on a busy 2-core box, while Stash is still finishing the save).
-DRAINER_NICENESS = 10
-NICE_COMMANDS = ("/usr/bin/nice", "/bin/nice")
+DRAINER_NICENESS = 10  # the drainer yields the CPU to Stash and to hooks (2-core boxes)
 
 
 def start_drainer_if_idle(plugin_dir, data_dir, payload) -> bool:
@@ -43,9 +41,12 @@ def start_drainer_if_idle(plugin_dir, data_dir, payload) -> bool:
             payload = dumps(payload).encode()
         env = dict(os.environ, PLEXSYNC_DATA_DIR=os.fspath(data_dir))
         env.pop(INHERITED_FD_ENV, None)
-        argv = [*_nice_prefix(), sys.executable, "-m", "worker", "--background"]
+        argv = [sys.executable, "-m", "worker", "--background"]
         if not LOCK_PASSES_TO_CHILD:
             claim.release()  # Windows: the child takes the lock itself, first thing
+        if os.name != "nt" and hasattr(os, "fork") and _single_threaded():
+            _fork_exec(argv, os.fspath(plugin_dir), env, payload, claim)
+            return True
         if os.name != "nt" and hasattr(os, "posix_spawn"):
             try:
                 _spawn_posix(argv, os.fspath(plugin_dir), env, payload, claim)
@@ -58,40 +59,73 @@ def start_drainer_if_idle(plugin_dir, data_dir, payload) -> bool:
         claim.release()  # only if no child took it over: then the lock is free again
 
 
-def _nice_prefix() -> list:
-    if os.name == "nt":
-        return []
-    nice = next((path for path in NICE_COMMANDS if os.access(path, os.X_OK)), None)
-    return [nice, "-n", str(DRAINER_NICENESS)] if nice else []
+def _single_threaded() -> bool:
+    """No other thread that a fork could catch holding a lock (the hook never starts one)."""
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1
+
+
+def _fork_exec(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:
+    read_end, write_end = os.pipe()  # both close-on-exec; dup2 makes the child's 0 inheritable
+    try:
+        if claim.held:
+            env = dict(env, **{INHERITED_FD_ENV: str(claim.fd)})
+        pid = os.fork()
+        if pid == 0:  # the child: os calls only, and never back into the hook's code
+            try:
+                os.nice(DRAINER_NICENESS)  # first: from here on the hook and Stash go first
+                os.setsid()
+                os.chdir(cwd)  # `-m worker` needs the plugin folder
+                os.dup2(read_end, 0)
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                if claim.held:
+                    os.set_inheritable(claim.fd, True)  # in this child only
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        claim.pass_on()  # at once: any later error must not unlock the child's lock
+        os.close(read_end)
+        read_end = -1
+        _write_payload(write_end, payload)
+    finally:
+        os.close(write_end)
+        if read_end >= 0:
+            os.close(read_end)
 
 
 def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:
-    read_end, write_end = os.pipe()  # both close-on-exec; dup2 makes the child's 0 inheritable
+    read_end, write_end = os.pipe()
     try:
         actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
         if claim.held:  # dup2 onto ANOTHER number: only that copy is not close-on-exec
-            child_fd = CHILD_LOCK_FD if claim.fd != CHILD_LOCK_FD else CHILD_LOCK_FD + 1
+            child_fd = 3 if claim.fd != 3 else 4
             actions.append((os.POSIX_SPAWN_DUP2, claim.fd, child_fd))
             env = dict(env, **{INHERITED_FD_ENV: str(child_fd)})
         here = os.getcwd()
-        os.chdir(cwd)  # posix_spawn has no cwd argument; `-m worker` needs the plugin folder
+        os.chdir(cwd)  # posix_spawn has no cwd argument
         try:
             os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=actions)
         finally:
             os.chdir(here)
-        claim.pass_on()  # at once: any later error must not unlock the child's lock
+        claim.pass_on()
         os.close(read_end)
         read_end = -1
-        try:
-            os.write(write_end, payload)
-        except OSError:  # the drainer died at once
-            pass
+        _write_payload(write_end, payload)
     finally:
         os.close(write_end)
         if read_end >= 0:
             os.close(read_end)
+
+
+def _write_payload(write_end: int, payload: bytes) -> None:
+    try:
+        os.write(write_end, payload)
+    except OSError:  # the drainer died at once
+        pass
 
 
 def _spawn_subprocess(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:

@@ -17,7 +17,7 @@ import time
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.lean_json import dumps
 from sync_queue import inbox
-from sync_queue.notes import NOTES_FILE, SUMMARY_FILE, take_notes, take_summary
+from sync_queue.notes import NOTES_FILE, SUMMARY_FILE, leave_note, take_notes, take_summary
 
 UPDATE_POST = "Scene.Update.Post"
 CREATE_POST = "Scene.Create.Post"
@@ -44,16 +44,30 @@ def _stderr_log(level: str, message: str) -> None:
     sys.stderr.flush()
 
 
-def run_hook(conn: dict, args: dict, plugin_dir, data_dir) -> str:
-    """entry.py's hook route: Stash's args carry the hook's context."""
-    return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
+def run_hook(conn: dict, args: dict, plugin_dir, data_dir, after_answer: list) -> str:
+    """entry.py's hook route (Stash's args carry the hook's context). The drainer is started
+    after Stash has the answer, with stdout and stderr let go: a child slow to get a CPU on a
+    busy box then cannot keep Stash waiting for the end of those pipes."""
+    def start_after_answer(*launch) -> None:
+        after_answer.append(lambda: _start_drainer(*launch))
+    return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir,
+                             start_drainer=start_after_answer)
+
+
+def _start_drainer(plugin_dir, data_dir, payload) -> None:
+    try:
+        start_drainer_if_idle(plugin_dir, data_dir, payload)
+    except OSError as exc:  # the edit is queued; Stash's log is no longer ours to write to
+        leave_note(data_dir, f"could not start the background sync ({exc}); the edits wait in "
+                   "PlexSync's queue until the next save or the Process Queue task")
 
 
 def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: float | None = None,
-                      say=_stderr_log) -> str:
+                      say=_stderr_log, start_drainer=start_drainer_if_idle) -> str:
     """Queue the scene(s) this hook is about; returns the line Stash shows as output.
 
-    say(level, message) writes one line to Stash's log ("info", "warning", "error").
+    say(level, message) writes one line to Stash's log ("info", "warning", "error");
+    start_drainer(plugin_dir, data_dir, payload) starts a drainer unless one runs.
     """
     hook_type = context.get("type")
     scene_id = str(context.get("id"))
@@ -102,7 +116,7 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: floa
                 "queue. Set a valid token in Settings > Plugins > PlexSync: syncing resumes "
                 "with the next edit or the Process Queue task.")
             return _queued_line(scene_id, scene_ids)
-    start_drainer_if_idle(plugin_dir, data_dir, {"server_connection": conn})
+    start_drainer(plugin_dir, data_dir, {"server_connection": conn})
     return _queued_line(scene_id, scene_ids)
 
 

@@ -9,7 +9,7 @@ site-packages are loaded.
 import sys
 
 
-def run_task_request(conn: dict, args: dict, plugin_dir, data_dir) -> str:
+def run_task_request(conn: dict, args: dict, plugin_dir, data_dir, after_answer: list) -> str:
     _load_site_packages()
     from pathlib import Path
     from hooks.dependencies import ensure_worker_dependencies
