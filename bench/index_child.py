@@ -17,6 +17,7 @@ import requests
 
 from plex.client import PlexClient
 from plex.index import FULL_PAGE, PathIndex
+from plex.index_xml import LEAN_LISTING
 from plex.matcher import match
 from validation.config import parse_config
 
@@ -54,7 +55,7 @@ def measure(url: str, token: str, n: int, data_dir: str, expected: dict) -> dict
     started, start = time.perf_counter(), 0  # floor: same pages, not parsed
     while start < n:
         client.query_bytes(f"/library/sections/{section}/all",
-                           {"type": 1, "X-Plex-Container-Start": start,
+                           {**LEAN_LISTING, "X-Plex-Container-Start": start,
                             "X-Plex-Container-Size": FULL_PAGE})
         start += FULL_PAGE
     out["floor_s"] = time.perf_counter() - started

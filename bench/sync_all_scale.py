@@ -14,95 +14,26 @@
 "Synced before" is seeded: the sync records a previous sync would have left (rating key,
 cover sha1 of the very bytes Stash serves, a cover fetched before the scene's last change)
 are written into queue.db in one transaction, because really syncing 50,000 scenes first
-would take minutes of setup that measure nothing of this figure. Both emulators run in a
-separate server process (`--serve`), so they neither share a GIL with the timing loop nor
-inflate the measured process. Peak RSS: the task process's VmHWM, polled every 20 ms.
+would take minutes of setup that measure nothing of this figure. The emulators' server
+process and the task's peak RSS (VmHWM) are those of bench/sync_all_server.py, shared with
+figure 6.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import PYTHON, ROOT, Figure, child_env, cli, loadavg, mib, plugin_env, secs
-from loopback import PlexEmulator, PluginRunner, StashEmulator, add_matching_scenes, make_png
+from common import Figure, cli, loadavg, mib, secs
+from loopback import make_png
+from sync_all_server import EmulatorServer, timed_sync_all
 
 GOAL_S = 60.0
 GOAL_RSS_KIB = 150_000_000 // 1024  # 150 MB (decimal)
 LINEAR = 1.25  # 50k per-scene time may exceed the 10k one by this factor
-
-
-# ---- the server process: both emulators -----------------------------------------------------
-def _serve(n: int) -> None:
-    import resource
-    stash, plex = StashEmulator().start(), PlexEmulator(token="bench-token").start()
-    _, ids = add_matching_scenes(stash, plex, n, covers=True)
-    stash.set_plugin_settings("PlexSync", {"plex_url": plex.url, "plex_token": plex.token})
-    with plex.state.lock:
-        key_of = {p.file: i.rating_key for i in plex.state.items.values() for p in i.parts}
-    files = [stash.state.scenes[i]["files"][0]["path"] for i in ids]
-    keys = [key_of[f] for f in files]
-    stamps = [stash.state.unix(stash.state.scenes[i]["updated_at"]) for i in ids]
-    print(json.dumps({"stash_port": stash.port, "stash_url": stash.url,
-                      "cookie": stash.create_session(), "ids": ids, "keys": keys,
-                      "section": plex.state.items[keys[0]].section_id, "stamps": stamps}),
-          flush=True)
-    cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])  # noqa: E731
-    since = cpu()
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["cmd"] == "clear":
-            plex.clear_log()
-            stash.clear_logs()
-            plex.max_in_flight, since = 0, cpu()
-            answer = {}
-        elif cmd["cmd"] == "drift":  # a restored Plex database: old titles, unlocked
-            step = max(1, n // cmd["k"])
-            drifted = keys[::step][:cmd["k"]]
-            for key in drifted:
-                plex.set_item(key, title=f"Restored {key}", lock=False)
-            answer = {"drifted": len(drifted)}
-        elif cmd["cmd"] == "stats":
-            served = cpu() - since
-            with plex.state.lock:
-                titles = {i.rating_key: i.attrs.get("title") for i in plex.state.items.values()}
-            wrong = sum(1 for i, k in zip(ids, keys)
-                        if titles[k] != stash.state.scenes[i]["title"])
-            methods: dict = {}
-            for r in plex.requests:
-                methods[r.method] = methods.get(r.method, 0) + 1
-            answer = {"methods": methods, "wrong": wrong, "max_in_flight": plex.max_in_flight,
-                      "covers": sum(1 for r in stash.http_log if r.path.endswith("/screenshot")),
-                      "server_cpu_s": served, "errors": plex.errors[:3]}
-        else:
-            break
-        print(json.dumps(answer), flush=True)
-    stash.stop()
-    plex.stop()
-
-
-class _Server:
-    def __init__(self, n: int):
-        self.proc = subprocess.Popen([PYTHON, __file__, "--serve", str(n)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=child_env(),
-                                     cwd=str(ROOT))
-        self.info = json.loads(self.proc.stdout.readline())
-
-    def ask(self, cmd: str, **args) -> dict:
-        self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-            self.proc.stdin.flush()
-            self.proc.wait(120)
 
 
 # ---- the measured side ----------------------------------------------------------------------
@@ -127,41 +58,21 @@ def _seed_records(data_dir: Path, info: dict) -> None:
     conn.close()
 
 
-def _vm_hwm_kib(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _sync_all(runner: PluginRunner) -> tuple[float, int, str]:
+def _sync_all(runner) -> tuple[float, int, str]:
     """(wall s, peak RSS KiB, task output) of one Sync All task process."""
-    handle = runner.start_task("sync_all")
-    peak = 0
-    while True:
-        hwm = _vm_hwm_kib(handle.pid)
-        if hwm is None:
-            break
-        peak = max(peak, hwm)
-        time.sleep(0.02)
-    result = handle.wait(1800)
-    if result.error:
-        raise RuntimeError(f"Sync All failed: {result.error!r}")
-    return result.wall_s, peak, str(result.output)
+    task = timed_sync_all(runner, 1800)
+    if task.error:
+        raise RuntimeError(f"Sync All failed: {task.error!r}")
+    return task.wall_s, task.peak_rss_kib, task.output
 
 
 def _scenario(n: int, drift: bool) -> dict:
-    server = _Server(n)
+    server = EmulatorServer(n)
     tmp = Path(tempfile.mkdtemp(prefix="plexsync-bench-scale-"))
     try:
         info = server.info
         data_dir = tmp / "data"
-        runner = PluginRunner(ROOT, ("0.0.0.0", info["stash_port"]), session_cookie=info["cookie"],
-                              env=plugin_env(data_dir), server_dir=str(tmp / "config"),
-                              cwd=str(tmp / "cwd"), hang_timeout=1800)
+        runner = server.runner(tmp, data_dir, hang_timeout=1800)
         runner.run_task("queue_status")  # warm-up (uncounted): bytecode cache, data folder
         _seed_records(data_dir, info)
         server.ask("clear")
@@ -236,7 +147,4 @@ def _methods(methods: dict) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--serve":
-        _serve(int(sys.argv[2]))
-    else:
-        cli(run)
+    cli(run)

@@ -36,27 +36,39 @@ def start_drainer_if_idle(plugin_dir, data_dir, payload) -> bool:
     if not claim.try_acquire():
         return False
     try:
-        if isinstance(payload, dict):
-            from hooks.lean_json import dumps
-            payload = dumps(payload).encode()
-        env = dict(os.environ, PLEXSYNC_DATA_DIR=os.fspath(data_dir))
-        env.pop(INHERITED_FD_ENV, None)
-        argv = [sys.executable, "-m", "worker", "--background"]
         if not LOCK_PASSES_TO_CHILD:
             claim.release()  # Windows: the child takes the lock itself, first thing
-        if os.name != "nt" and hasattr(os, "fork") and _single_threaded():
-            _fork_exec(argv, os.fspath(plugin_dir), env, payload, claim)
-            return True
-        if os.name != "nt" and hasattr(os, "posix_spawn"):
-            try:
-                _spawn_posix(argv, os.fspath(plugin_dir), env, payload, claim)
-                return True
-            except (NotImplementedError, OSError):  # no POSIX_SPAWN_SETSID here: the slow road
-                pass
-        _spawn_subprocess(argv, os.fspath(plugin_dir), env, payload, claim)
+        _start_worker("--background", plugin_dir, data_dir, payload, claim)
         return True
     finally:
         claim.release()  # only if no child took it over: then the lock is free again
+
+
+def start_cover_watch(plugin_dir, data_dir, payload) -> None:
+    """Start `python -m worker --watch-covers` (worker/cover_watch.py), detached like a
+    drainer; it takes a lock of its own (covers.lock), never the drain lock."""
+    _start_worker("--watch-covers", plugin_dir, data_dir, payload, None)
+
+
+def _start_worker(flag: str, plugin_dir, data_dir, payload, claim: DrainLock | None) -> None:
+    """`python -m worker <flag>`, detached; a held `claim` is handed over to it."""
+    if isinstance(payload, dict):
+        from hooks.lean_json import dumps
+        payload = dumps(payload).encode()
+    env = dict(os.environ, PLEXSYNC_DATA_DIR=os.fspath(data_dir))
+    env.pop(INHERITED_FD_ENV, None)
+    argv = [sys.executable, "-m", "worker", flag]
+    cwd = os.fspath(plugin_dir)
+    if os.name != "nt" and hasattr(os, "fork") and _single_threaded():
+        _fork_exec(argv, cwd, env, payload, claim)
+        return
+    if os.name != "nt" and hasattr(os, "posix_spawn"):
+        try:
+            _spawn_posix(argv, cwd, env, payload, claim)
+            return
+        except (NotImplementedError, OSError):  # no POSIX_SPAWN_SETSID here: the slow road
+            pass
+    _spawn_subprocess(argv, cwd, env, payload, claim)
 
 
 def _single_threaded() -> bool:
@@ -65,10 +77,20 @@ def _single_threaded() -> bool:
     return threading is None or threading.active_count() == 1
 
 
-def _fork_exec(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:
+def _handing(claim: DrainLock | None) -> bool:
+    return claim is not None and claim.held
+
+
+def _passed_on(claim: DrainLock | None) -> None:
+    """Right after the child exists: any later error must not unlock the child's lock."""
+    if claim is not None:
+        claim.pass_on()
+
+
+def _fork_exec(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock | None) -> None:
     read_end, write_end = os.pipe()  # both close-on-exec; dup2 makes the child's 0 inheritable
     try:
-        if claim.held:
+        if _handing(claim):
             env = dict(env, **{INHERITED_FD_ENV: str(claim.fd)})
         pid = os.fork()
         if pid == 0:  # the child: os calls only, and never back into the hook's code
@@ -80,12 +102,12 @@ def _fork_exec(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, 1)
                 os.dup2(null, 2)
-                if claim.held:
+                if _handing(claim):
                     os.set_inheritable(claim.fd, True)  # in this child only
                 os.execve(argv[0], argv, env)
             finally:
                 os._exit(127)
-        claim.pass_on()  # at once: any later error must not unlock the child's lock
+        _passed_on(claim)
         os.close(read_end)
         read_end = -1
         _write_payload(write_end, payload)
@@ -95,13 +117,13 @@ def _fork_exec(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock
             os.close(read_end)
 
 
-def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:
+def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock | None) -> None:
     read_end, write_end = os.pipe()
     try:
         actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
-        if claim.held:  # dup2 onto ANOTHER number: only that copy is not close-on-exec
+        if _handing(claim):  # dup2 onto ANOTHER number: only that copy is not close-on-exec
             child_fd = 3 if claim.fd != 3 else 4
             actions.append((os.POSIX_SPAWN_DUP2, claim.fd, child_fd))
             env = dict(env, **{INHERITED_FD_ENV: str(child_fd)})
@@ -111,7 +133,7 @@ def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLo
             os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=actions)
         finally:
             os.chdir(here)
-        claim.pass_on()
+        _passed_on(claim)
         os.close(read_end)
         read_end = -1
         _write_payload(write_end, payload)
@@ -128,7 +150,8 @@ def _write_payload(write_end: int, payload: bytes) -> None:
         pass
 
 
-def _spawn_subprocess(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock) -> None:
+def _spawn_subprocess(argv: list, cwd: str, env: dict, payload: bytes,
+                      claim: DrainLock | None) -> None:
     import subprocess
     options: dict = {}
     if os.name == "nt":
@@ -136,13 +159,13 @@ def _spawn_subprocess(argv: list, cwd: str, env: dict, payload: bytes, claim: Dr
                                     | subprocess.CREATE_NO_WINDOW)
     else:
         options["start_new_session"] = True
-    if claim.held:  # the child keeps the descriptor's number
+    if _handing(claim):  # the child keeps the descriptor's number
         options["pass_fds"] = (claim.fd,)
         env = dict(env, **{INHERITED_FD_ENV: str(claim.fd)})
     child = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              close_fds=True, **options)
-    claim.pass_on()
+    _passed_on(claim)
     try:
         child.stdin.write(payload)
         child.stdin.close()

@@ -18,7 +18,7 @@ import urllib.request
 from hooks.stash_documents import (FIND_SCENES_QUERY, LEGACY_INCREMENT_PLAY_DOCUMENT,
                                    MINIMUM_STASH, SCENE_EXISTS_QUERY, SCENE_RATING_MUTATION,
                                    SCENE_SAVE_RESUME_MUTATION, SETTINGS_QUERY, VERSION_QUERY,
-                                   adapt_document, add_plays_document,
+                                   adapt_document, add_plays_document, cover_state_document,
                                    parse_version, play_state_document, scenes_document)
 from validation.config import PLUGIN_ID
 
@@ -194,6 +194,17 @@ class StashClient:
     def scene_exists(self, scene_id) -> bool:
         """False once Stash has no scene with this id (deleted); raises StashError if unsure."""
         return bool(self.execute(SCENE_EXISTS_QUERY, {"id": str(scene_id)}).get("findScene"))
+
+    def cover_state(self, ranges: list[tuple[int, int]]) -> tuple[set[str], bool]:
+        """(ids of scenes in these inclusive id ranges that still have no cover, whether
+        Stash runs a job right now), in one request (worker/cover_watch.py)."""
+        variables = {}
+        for n, (low, high) in enumerate(ranges):
+            variables[f"lo{n}"], variables[f"hi{n}"] = int(low), int(high)
+        data = self.execute(cover_state_document(len(ranges)), variables)
+        missing = {str(scene["id"]) for n in range(len(ranges))
+                   for scene in (data.get(f"r{n}") or {}).get("scenes") or []}
+        return missing, bool(data.get("jobQueue"))
 
     def version(self) -> str:
         return ((self._send(VERSION_QUERY, None).get("version") or {}).get("version")) or "unknown"

@@ -129,6 +129,21 @@ mutation PlexSyncIncrementPlays($id: ID!) { sceneIncrementPlayCount(id: $id) }
 """
 
 
+def cover_state_document(ranges: int) -> str:
+    """Which scenes of `ranges` id ranges still lack a cover, and whether Stash runs a job,
+    in ONE request (worker.cover_watch). `is_missing: "cover"` is Stash's own test (no cover
+    image stored); a filter by id range, because findScenes(ids:) ignores scene_filter."""
+    params = ", ".join(f"$lo{n}: Int!, $hi{n}: Int!" for n in range(ranges))
+    finds = "\n".join(
+        f'  r{n}: findScenes(scene_filter: {{is_missing: "cover", id: {{value: $lo{n}, '
+        f'value2: $hi{n}, modifier: BETWEEN}}}}, filter: {{per_page: -1}}) {{ scenes {{ id }} }}'
+        for n in range(ranges))
+    return f"query PlexSyncCoverState({params}) {{\n  jobQueue {{ id }}\n{finds}\n}}\n"
+
+
+COVER_STATE_QUERY = cover_state_document(1)
+
+
 def parse_version(text: str | None) -> tuple[int, int, int] | None:
     """(0, 30, 1) from 'v0.30.1-19-gcf3489efd'; None when Stash reports no release number."""
     match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", (text or "").strip())
@@ -144,4 +159,5 @@ def has_add_play(version: str | None) -> bool:
 def documents_for_tests() -> dict[str, str]:
     """Generated documents the schema tests check besides the module constants."""
     return {**{f"scenes_document({n})": scenes_document(n) for n in (1, 2, 50)},
-            "play_state_document(2, legacy=True)": play_state_document(2, legacy=True)}
+            "play_state_document(2, legacy=True)": play_state_document(2, legacy=True),
+            "cover_state_document(3)": cover_state_document(3)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
 
 import requests
 from plexapi import exceptions as plexapi_errors
@@ -89,8 +90,9 @@ def translate(exc: BaseException, secrets: tuple[str, ...] = ()) -> PlexSyncErro
     if isinstance(exc, requests.Timeout):
         return PlexUnavailable(f"Plex did not answer in time ({type(exc).__name__}): {detail}")
     if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ContentDecodingError, ParseError)):
-        # ParseError: a response cut off mid-body is a dropped connection, not bad data.
+                        requests.exceptions.ContentDecodingError, ParseError, ExpatError)):
+        # ParseError / ExpatError (the index's own parser): a response cut off mid-body is a
+        # dropped connection, not bad data.
         return PlexUnavailable(f"cannot reach Plex ({type(exc).__name__}): {detail}")
     if isinstance(exc, plexapi_errors.PlexApiException):
         return _from_status(exc, detail)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plex.errors import ItemNotFound
+from plex.errors import ItemNotFound, PlexAuthError, PlexSyncError
 
 OWNER_ACCOUNT_ID = 1
 HISTORY_PAGE = 1000   # rows per request; 10,000 rows = 10 requests
@@ -17,6 +17,12 @@ ACTIVITY_BATCH = 100  # ratingKeys per /library/metadata/{a,b,...} request (URL 
 HISTORY_PATH = "/status/sessions/history/all"
 # Everything an item's viewing state does not need: the answer stays small.
 _SKIP_ELEMENTS = "Media,Genre,Role,Director,Writer,Producer,Country,Collection,Label,Field"
+
+
+class HistoryRefused(PlexSyncError):
+    """Plex refused the history request in a way asking again soon cannot change: 401/403
+    (the token is not the server owner's: only the owner may read the server's history) or
+    404 (a Plex Media Server without the endpoint). worker.history_refusal words it."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,8 @@ def read_history(client, since: int | None = None, page_size: int = HISTORY_PAGE
     requests = 0
     start = 0
     while True:
-        root = client.query_xml_direct(HISTORY_PATH, {**params, "X-Plex-Container-Start": start,
-                                               "X-Plex-Container-Size": page_size})
+        root = _history_page(client, {**params, "X-Plex-Container-Start": start,
+                                      "X-Plex-Container-Size": page_size})
         requests += 1
         rows = [e for e in root if e.attrib.get("viewedAt")]
         entries.extend(e for e in map(_entry, rows) if e is not None)
@@ -57,6 +63,23 @@ def read_history(client, since: int | None = None, page_size: int = HISTORY_PAGE
         start += len(list(root))
         if len(list(root)) < page_size or (total is not None and start >= total):
             return entries, requests
+
+
+def check_history(client, account_id: int = OWNER_ACCOUNT_ID) -> int | None:
+    """Ask for no rows, only the count (Health Check): raises HistoryRefused when Plex
+    refuses the history; returns how many plays of the account Plex keeps, if it says."""
+    root = _history_page(client, {"accountID": account_id, "X-Plex-Container-Start": 0,
+                                  "X-Plex-Container-Size": 0})
+    return _int(root.attrib.get("totalSize"))
+
+
+def _history_page(client, params: dict):
+    try:
+        return client.query_xml_direct(HISTORY_PATH, params)
+    except PlexAuthError as exc:
+        raise HistoryRefused(str(exc), exc.status or 401) from None
+    except ItemNotFound as exc:
+        raise HistoryRefused(str(exc), 404) from None
 
 
 def read_activity(client, rating_keys, batch: int = ACTIVITY_BATCH) -> tuple[dict, int]:

@@ -175,8 +175,10 @@ def _sync_images(client, cfg, snapshot, ours, rating_key, fetch_image, dry_run, 
         record["cover_owed"] = True
         return (), record
     if not data:  # the scene has no cover: Stash's placeholder is not worth a poster
-        # Not recorded as fetched: Stash may generate the screenshot later without a new
-        # updated_at, so a placeholder is never taken for the current cover.
+        # Not recorded as fetched, so a placeholder is never taken for the current cover; and
+        # awaited (sync_queue.awaited_covers): Stash may generate one later in a job that
+        # fires no hook, which worker.cover_watch notices.
+        record["cover_placeholder"] = True
         return (), record
     sha1 = hashlib.sha1(data).hexdigest()
     changes = []

@@ -147,13 +147,13 @@ class DrainLock:
         self.release()
 
 
-def drain_lock_held(data_dir) -> bool:
-    """True if some process (this one included) holds the drain lock right now.
+def drain_lock_held(data_dir, name: str = LOCK_FILE) -> bool:
+    """True if some process (this one included) holds the drain lock (or the lock `name`) now.
 
     A probe has to take the lock for an instant; a drainer that starts in that instant retries
     for a moment (try_acquire(wait=...)) instead of concluding a real drainer is running.
     """
-    fd = _open(data_dir)
+    fd = _open(data_dir, name)
     try:
         if _try_lock(fd):
             _unlock(fd)
@@ -163,10 +163,10 @@ def drain_lock_held(data_dir) -> bool:
         os.close(fd)
 
 
-def lock_holder_pid(data_dir) -> int | None:
-    """The pid the current (or last) holder wrote into drain.lock, for status lines."""
+def lock_holder_pid(data_dir, name: str = LOCK_FILE) -> int | None:
+    """The pid the current (or last) holder wrote into drain.lock (or `name`), for status lines."""
     try:  # read from offset 1: on Windows the holder's lock covers byte 0 against reads too
-        fd = os.open(os.path.join(os.fspath(data_dir), LOCK_FILE), os.O_RDONLY)
+        fd = os.open(os.path.join(os.fspath(data_dir), name), os.O_RDONLY)
         try:
             os.lseek(fd, 1, os.SEEK_SET)
             text = os.read(fd, 32).decode(errors="ignore").strip("\x00 \n")

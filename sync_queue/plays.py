@@ -14,6 +14,7 @@ from pathlib import Path
 from sync_queue.store import as_connection, immediate, scene_key
 
 CURSOR_KEY = "play_import"
+REFUSAL_KEY = "play_history_refused"  # a lasting refusal of the history request (worker.history_refusal)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plex_history (
     entry_id INTEGER PRIMARY KEY, rating_key TEXT NOT NULL, viewed_at INTEGER NOT NULL);
@@ -86,13 +87,34 @@ class PlayImports:
         return json.loads(row[0]) if row else {}
 
     def put_cursor(self, value: dict) -> None:
+        self._put(CURSOR_KEY, value)
+
+    # -- Plex refused the history request (worker.history_refusal) ------------------------
+    def refusal(self) -> dict | None:
+        return history_refusal(self._conn)
+
+    def put_refusal(self, value: dict) -> None:
+        self._put(REFUSAL_KEY, value)
+
+    def clear_refusal(self) -> bool:
+        """Forget a refusal (history answered again); True if there was one."""
+        return self._conn.execute("DELETE FROM plexsync_state WHERE key = ?",
+                                  (REFUSAL_KEY,)).rowcount > 0
+
+    def _put(self, key: str, value: dict) -> None:
         self._conn.execute(
             "INSERT INTO plexsync_state (key, value, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (CURSOR_KEY, json.dumps(value), self._clock()))
+            (key, json.dumps(value), self._clock()))
 
     def close(self) -> None:
         self._conn.close()
+
+
+def history_refusal(db: sqlite3.Connection) -> dict | None:
+    """The remembered refusal of Plex's history, for readers that must not write (Queue Status)."""
+    row = db.execute("SELECT value FROM plexsync_state WHERE key = ?", (REFUSAL_KEY,)).fetchone()
+    return json.loads(row[0]) if row else None
 
 
 def scene_rating_keys(db: sqlite3.Connection) -> dict[str, str]:

@@ -10,6 +10,10 @@ Scenes skipped because Plex has no file for them (skip_not_found) are remembered
 A cover that could not be fetched from Stash (Stash away, its login session expired) is
 *owed*: the record says so (`cover_owed`, which Sync All reads) and the job is kept in
 owed_covers until the next drain puts it back in the queue.
+
+A scene synced while Stash had only its placeholder cover (`cover_placeholder`: Stash had not
+generated one yet) is *awaited*: sync_queue.awaited_covers keeps it until a sync uploads a
+real cover, and worker.cover_watch asks Stash when it has one.
 """
 from __future__ import annotations
 
@@ -44,6 +48,12 @@ class SyncRecords:
             if owed_job is not None:
                 conn.execute("INSERT INTO owed_covers (scene_id, job, owed_at) VALUES (?, ?, ?)",
                              (key, json.dumps(owed_job), self._clock()))
+            if record.get("cover_placeholder"):  # awaited since the FIRST such sync: a
+                conn.execute("INSERT INTO awaited_covers (scene_id, since) VALUES (?, ?) "  # repeat
+                             "ON CONFLICT(scene_id) DO UPDATE SET waiting = 1",  # never stretches
+                             (key, self._clock()))                             # the watch
+            else:
+                conn.execute("DELETE FROM awaited_covers WHERE scene_id = ?", (key,))
 
     def requeue_owed_covers(self) -> int:
         """Put every job that still owes a cover back in the ready queue (fresh retry budget,

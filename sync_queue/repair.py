@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sync_queue.job_rows import immediate, insert_ready, insert_scheduled, scene_key
 from sync_queue.notes import leave_note
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,6 @@ def _json(value):
 
 def restore(conn: sqlite3.Connection, kept: Salvage) -> None:
     """Copy salvaged rows into a fresh queue.db, in one transaction; seqs are kept."""
-    from sync_queue.store import immediate, insert_ready, insert_scheduled, scene_key
     now = time.time()
     with immediate(conn):
         latest: dict[str, tuple[int, str]] = {}

@@ -15,18 +15,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from sync_queue import inbox
+# The row writers live in job_rows, which repair uses too (store -> repair, never back); they
+# are imported here under their old names for the modules that take them from store.
+from sync_queue.job_rows import (QUEUE_TABLE, STATUS_READY, immediate, insert_ready,
+                                 insert_scheduled, scene_key)
 
 QUEUE_DB = "queue.db"
-QUEUE_TABLE = "ack_queue_default"  # persist-queue: f"{_TABLE_NAME}_{name}" with name "default"
-STATUS_READY = 1  # persist-queue AckStatus: inited 0, ready 1, unack 2, acked 5, ack_failed 9
 STATUS_UNACK = 2
 STATUS_ACKED = 5
 BUSY_TIMEOUT_S = 30.0  # a hook may wait this long behind a writer before giving up
-SCHEMA_VERSION = 2  # 2: owed_covers
+SCHEMA_VERSION = 3  # 2: owed_covers, 3: awaited_covers
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} (
@@ -49,6 +50,9 @@ CREATE TABLE IF NOT EXISTS sync_records (
     scene_id TEXT PRIMARY KEY, record TEXT NOT NULL, synced_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS owed_covers (
     scene_id TEXT PRIMARY KEY, job TEXT NOT NULL, owed_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS awaited_covers (
+    scene_id TEXT PRIMARY KEY, since REAL NOT NULL, asked INTEGER NOT NULL DEFAULT 0,
+    waiting INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS skipped_scenes (
     scene_id TEXT PRIMARY KEY, reason TEXT NOT NULL, skipped_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS plexsync_state (
@@ -57,11 +61,6 @@ CREATE TABLE IF NOT EXISTS plexsync_state (
 
 SUMMARY_KEY = "drain_summary"
 AUTH_FAILURE_KEY = "auth_failure"
-
-
-def scene_key(scene_id) -> str:
-    """Scene ids are stored as text: Stash sends them as strings, jobs carry ints."""
-    return str(scene_id)
 
 
 def connect(data_dir: str | Path) -> sqlite3.Connection:
@@ -121,18 +120,6 @@ def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
-@contextmanager
-def immediate(conn: sqlite3.Connection):
-    """One write transaction, taken at once so two writers never deadlock on an upgrade."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def allocate_seqs(conn: sqlite3.Connection, count: int) -> int:
     """Reserve `count` sequence numbers inside the caller's transaction; returns the first."""
     row = conn.execute("SELECT value FROM queue_counter WHERE name = 'seq'").fetchone()
@@ -140,24 +127,6 @@ def allocate_seqs(conn: sqlite3.Connection, count: int) -> int:
     conn.execute("INSERT INTO queue_counter (name, value) VALUES ('seq', ?) "
                  "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (last + count,))
     return last + 1
-
-
-def encode_job(job: dict) -> bytes:
-    """A job exactly as persist-queue's json serializer writes it."""
-    return json.dumps(job).encode("utf-8")
-
-
-def insert_ready(conn: sqlite3.Connection, job: dict, now: float) -> None:
-    conn.execute(f"INSERT INTO {QUEUE_TABLE} (data, timestamp, status) VALUES (?, ?, ?)",
-                 (encode_job(job), now, STATUS_READY))
-
-
-def insert_scheduled(conn: sqlite3.Connection, job: dict) -> None:
-    # seq is the primary key: a copy written twice (crash between copy and ack) stays one row.
-    conn.execute("INSERT OR REPLACE INTO scheduled_jobs (seq, scene_id, not_before, job) "
-                 "VALUES (?, ?, ?, ?)",
-                 (job["seq"], scene_key(job["scene_id"]), float(job["not_before"]),
-                  json.dumps(job)))
 
 
 class QueueStore:

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sync_queue.lock import drain_lock_held, lock_holder_pid
+from sync_queue.lock import LOCK_FILE, drain_lock_held, lock_holder_pid
+from worker.cover_watch import WATCH_LOCK
 from tests.e2e_fixtures import BULK_UPDATE, SCENE_UPDATE
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE, RICH_FILE, load_small_library
 from tests.emulators.plex_server import PlexEmulator
@@ -129,10 +130,25 @@ def _wait_drainer_exit(data_dir: Path, timeout: float = 10.0) -> None:
 
 def _stop_drainer(data_dir: Path) -> None:
     _wait_drainer_exit(data_dir)
-    pid = lock_holder_pid(data_dir) if drain_lock_held(data_dir) else None
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        _wait_drainer_exit(data_dir, 5.0)  # its files must be closed before the folder goes
+    _wait_process_exit(lock_holder_pid(data_dir))  # it still imports plays after the lock
+    # The cover watch a drain may leave (scenes synced without a cover) and the drainer.
+    for lock in (WATCH_LOCK, LOCK_FILE):
+        pid = lock_holder_pid(data_dir, lock) if drain_lock_held(data_dir, lock) else None
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5.0  # its files must be closed before the folder goes
+            while drain_lock_held(data_dir, lock) and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+
+def _wait_process_exit(pid: int | None, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while pid and pid != os.getpid() and time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:  # gone (or never ours)
+            return
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

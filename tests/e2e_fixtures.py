@@ -192,19 +192,31 @@ def _is_plexsync_process(pid: int) -> bool:
         arg.endswith((b"PlexSync.py", b"process_queue.py")) for arg in argv)
 
 
-@pytest.fixture
-def synced(stash, stash_library, plex, plex_library, make_runner, tmp_path) -> Synced:
+def start_synced(stash, stash_library, plex, plex_library, make_runner, tmp_path,
+                 extra_env: dict | None = None) -> Synced:
+    """What `synced` yields; `extra_env` goes to the hook and every process it starts."""
     data_dir = tmp_path / "plexsync-data"
     runner = make_runner(PLUGIN_ROOT, ("0.0.0.0", stash.port), session_cookie=stash.create_session(),
-                         env={"PLEXSYNC_DATA_DIR": str(data_dir), "PLEXSYNC_NEW_SCENE_DELAY": "0.3"})
+                         env={"PLEXSYNC_DATA_DIR": str(data_dir), "PLEXSYNC_NEW_SCENE_DELAY": "0.3",
+                              **(extra_env or {})})
     stash.hook_sink = runner.hook_sink
     env = Synced(stash, plex, runner, data_dir, stash_library, plex_library)
     env.configure()
-    yield env
-    stash.hook_sink = None
+    return env
+
+
+def stop_synced(env: Synced) -> None:
+    env.stash.hook_sink = None
     env.kill_drainer()
     env.stop_spawned()
     env.kill_strays()
+
+
+@pytest.fixture
+def synced(stash, stash_library, plex, plex_library, make_runner, tmp_path) -> Synced:
+    env = start_synced(stash, stash_library, plex, plex_library, make_runner, tmp_path)
+    yield env
+    stop_synced(env)
 
 
 @pytest.fixture

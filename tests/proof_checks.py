@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import threading
+import time
 from pathlib import Path
 
 from sync_queue.dlq import DeadLetters
@@ -154,6 +156,31 @@ def overlapping_requests(plex, latency: float) -> list[tuple]:
 
 
 # -- processes of this test --------------------------------------------------------------------
+
+def stop_cover_watch(env, timeout: float = 30.0) -> None:
+    """Wait for this test's drainers to exit, then SIGTERM the cover watch the last one may
+    have started (worker/cover_watch.py: it asks Stash for the covers of scenes synced with
+    Stash's placeholder, for minutes) and wait until it has exited too."""
+    def watchers() -> list[int]:
+        return [pid for pid in plexsync_processes(env) if b"--watch-covers" in _cmdline(pid)]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and set(plexsync_processes(env)) - set(watchers()):
+        time.sleep(0.05)
+    for pid in watchers():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+    while time.monotonic() < deadline and watchers():
+        time.sleep(0.05)
+
+
+def _cmdline(pid: int) -> list:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
 
 def plexsync_processes(env) -> list[int]:
     """Pids of PlexSync processes working on this test's data folder (Linux /proc)."""

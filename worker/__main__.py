@@ -1,4 +1,5 @@
-"""`python -m worker --background`: the detached drainer the hook starts (worker.background).
+"""`python -m worker --background`: the detached drainer the hook starts (worker.background);
+`python -m worker --watch-covers`: the cover watch a drainer starts (worker.cover_watch).
 
 First, with nothing but os and fcntl loaded, it takes the drain lock: handed over by the
 process that started it (hooks/drainer_launch.py), or taken now. Without the lock another
@@ -17,13 +18,14 @@ from sync_queue.lock import drainer_lock_at_start
 from validation.data_dir import data_dir_path
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WATCHING_COVERS = "--watch-covers" in sys.argv[1:]  # its own lock (covers.lock), not this one
 
-DRAIN_LOCK = drainer_lock_at_start(data_dir_path(PLUGIN_DIR))
-if DRAIN_LOCK is None:
+DRAIN_LOCK = None if WATCHING_COVERS else drainer_lock_at_start(data_dir_path(PLUGIN_DIR))
+if DRAIN_LOCK is None and not WATCHING_COVERS:
     sys.exit(0)
 
 # Background work yields the CPU to Stash and to the hook that just started us (2-core boxes);
-# a hook starts us through nice(1) already (hooks/drainer_launch.py): no lower than that.
+# a hook lowers our priority before exec already (hooks/drainer_launch.py): no lower than that.
 if hasattr(os, "nice") and os.nice(0) < DRAINER_NICENESS:
     os.nice(DRAINER_NICENESS - os.nice(0))
 
@@ -35,6 +37,10 @@ try:
 except MissingDependency as missing:
     QueueState(data_dir_path(PLUGIN_DIR)).store_drain_summary(str(missing), errors=True)
     sys.exit(1)
+
+if WATCHING_COVERS:  # worker/cover_watch.py: no plexapi, nothing of Plex
+    from worker.cover_watch import main as watch_covers  # noqa: E402
+    sys.exit(watch_covers())
 
 from worker.background import main  # noqa: E402 - only once its packages are known to import
 

@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-from hooks.drainer_launch import start_drainer_if_idle
+from hooks.drainer_launch import start_cover_watch, start_drainer_if_idle
 from hooks.errors import describe_failure
 from hooks.inbox_ingest import ingest_inbox
 from hooks.stash_api import StashClient, StashError, StashTooOld
@@ -40,6 +40,7 @@ from sync_queue.state import QueueState
 from sync_queue.store import QueueStore
 from validation.config import Config, ConfigError, data_dir_for, parse_config
 from worker import waves
+from worker import cover_watch
 from worker.covers import CoverFetcher
 from worker.drain_context import DrainContext, DrainSummary
 from worker.plays_import import ImportReport, import_if_due
@@ -166,17 +167,32 @@ def _run_holding_the_lock(payload: dict, plugin_dir: Path, data_dir: Path,
            else handed_over or ("asked to stop" if stopped_by_signal.is_set() else "idle"))
     done = summary.line() if summary and not summary.lock_busy else "nothing done"
     log.info(f"background sync stopped ({why}): {done}")
+    if worker.error is None:  # covers Stash generated since a sync met its placeholder
+        fresh = {k: v for k, v in payload.items() if k != "settings"}  # read afresh
+        cover_watch.after_drain(data_dir, stash,
+                                lambda: start_drainer_if_idle(plugin_dir, data_dir, fresh),
+                                lambda: start_cover_watch(plugin_dir, data_dir, payload))
     return 0
 
 
 def import_plex_plays(cfg: Config, stash: StashClient, data_dir: Path) -> ImportReport | None:
     """The end of every background drain: bring new Plex plays to Stash (at most one history
-    request per 5 minutes). A failure here is logged and never fails the drain."""
+    request per 5 minutes; per 6 hours while Plex refuses it). A failure here is logged and
+    never fails the drain, nor puts a line in its summary."""
     try:
         report = import_if_due(cfg, stash, PlexClient(cfg, data_dir), data_dir)
-    except (PlexSyncError, StashError) as exc:
+    except (PlexSyncError, StashError) as exc:  # transient: asked again in 5 minutes
         log.warning(f"could not bring Plex plays into Stash this time: {exc}")
         return None
+    if report is not None and report.refused:
+        # Lasting: said once per cause (queue.db remembers it across drainers), then shown
+        # by Queue Status and Health Check until history answers again.
+        if report.refusal_is_news:
+            log.warning(report.refused)
+            leave_note(data_dir, report.refused)
+        return report
+    if report is not None and report.history_back:
+        log.info("Plex answers the play history again; plays are imported again")
     if report is not None and not report.skipped:
         log.info(report.line())
     return report

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from hooks.stash_api import StashClient
 from hooks.stash_documents import has_add_play
-from plex.history import read_activity, read_history
+from plex.history import HistoryRefused, read_activity, read_history
 from sync_queue.lock import DrainLock
 from sync_queue.plays import PlayImports, scene_rating_keys
 from validation.config import Config, setting_label
+from worker import history_refusal as refusals
 from worker import plays as rules
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ class ImportReport:
     scenes: list[SceneImport] = field(default_factory=list)
     legacy_stash: bool = False
     skipped: str = ""         # why nothing was done (lock busy, too soon, turned off)
+    refused: str = ""         # Plex refused the history for good (worker.history_refusal)
+    refusal_is_news: bool = False  # first time for this cause: say it; else it was said
+    history_back: bool = False     # history answered again after a remembered refusal
 
     @property
     def scenes_with_changes(self) -> int:
@@ -68,6 +72,8 @@ class ImportReport:
     def line(self) -> str:
         if self.skipped:
             return f"Plex plays: {self.skipped}"
+        if self.refused:
+            return f"Plex plays: {self.refused}"
         return (f"from Plex: {self.plays_added} plays, {self.resume_points} resume points, "
                 f"{self.ratings} ratings into {self.scenes_with_changes} scenes "
                 f"({self.new_history} new history entries, {self.plex_requests} Plex requests)")
@@ -89,6 +95,14 @@ def run_import(cfg: Config, stash: StashClient, plex, data_dir: Path, *, full: b
     store = PlayImports(data_dir, clock=clock)
     try:
         _run(cfg, stash, plex, store, report, full, dry_run, reporter, clock)
+    except HistoryRefused as exc:
+        if exc.status in (401, 403):
+            plex.ping()  # a token Plex refuses for everything is no history matter: raises
+        refusal, report.refusal_is_news = refusals.after_refusal(
+            store.refusal(), exc.status, cfg.token_fingerprint, clock())
+        if not dry_run:
+            store.put_refusal(refusal)
+        report.refused = refusals.describe(refusal)
     finally:
         store.close()
         lock.release()
@@ -97,13 +111,15 @@ def run_import(cfg: Config, stash: StashClient, plex, data_dir: Path, *, full: b
 
 def import_if_due(cfg: Config, stash: StashClient, plex, data_dir: Path,
                   clock=time.time) -> ImportReport | None:
-    """The end of a background drain: an incremental run if the last one is old enough."""
+    """The end of a background drain: an incremental run if the last one is old enough (6 hours
+    after Plex refused the history for good: worker.history_refusal)."""
     if not cfg.imports_anything:
         return None
     store = PlayImports(data_dir, clock=clock)
     try:
         cursor = store.cursor()
-        if clock() - float(cursor.get("checked_at") or 0) < INCREMENTAL_EVERY_S:
+        if not refusals.history_due(cursor.get("checked_at"), store.refusal(),
+                                    cfg.token_fingerprint, clock(), INCREMENTAL_EVERY_S):
             return None
         # The attempt counts even if Plex fails it: a Plex that is down is asked no more often.
         store.put_cursor({**cursor, "checked_at": clock()})
@@ -118,6 +134,8 @@ def _run(cfg, stash, plex, store: PlayImports, report: ImportReport, full: bool,
     started = int(clock())
     _phase(reporter, "reading Plex play history", 0.0, 0.2)
     entries, report.plex_requests = read_history(plex, cursor.get("since"))
+    if not dry_run:
+        report.history_back = store.clear_refusal()
     known = store.known_ids(entries)
     new = [e for e in entries if e.entry_id not in known]
     report.new_history = len(new)

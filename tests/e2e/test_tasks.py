@@ -282,7 +282,7 @@ def test_dlq_rejects_an_unknown_reason(synced):
 def test_health_check_all_green(synced):
     result = task(synced, "health_check")
     lines = result.output.splitlines()
-    assert lines[0] == "Health Check: all 6 checks passed"
+    assert lines[0] == "Health Check: all 7 checks passed"
     assert lines[1] == f"  ✓ Stash v0.30.1 reachable at http://127.0.0.1:{synced.stash.port}"
     assert lines[2] == f"  ✓ Plex reachable at {synced.plex.url}"
     assert lines[3] == "  ✓ Plex token accepted"
@@ -290,6 +290,7 @@ def test_health_check_all_green(synced):
     assert lines[5] == ("  ✓ libraries found (every movie library): 'Movies' 6 items; "
                         "'Other Videos' 1 items")
     assert lines[6] == "  ✓ Path map: 5/5 sample scenes found in Plex"
+    assert lines[7] == "  ✓ Plex play history readable (0 plays of the owner's account)"
 
 
 def test_health_check_names_what_is_wrong_and_the_fix(synced):
@@ -300,7 +301,7 @@ def test_health_check_names_what_is_wrong_and_the_fix(synced):
     synced.configure(plex_libraries="Movies, Archive")
     result = task(synced, "health_check")
     lines = result.output.splitlines()
-    assert lines[0] == "Health Check: 2 of 7 checks failed"
+    assert lines[0] == "Health Check: 2 of 8 checks failed"
     assert ("  ✗ library 'Archive' (setting Plex libraries) not found in Plex — fix: use the exact "
             "titles Plex shows (Plex has: Movies, Other Videos)") in lines
     path_line = next(line for line in lines if "Path map:" in line)

@@ -68,6 +68,12 @@ class PlexApp:
         self.machine_id = machine_id
         self.friendly_name = friendly_name
         self.started_at = state.now()
+        # Tokens of Plex Home / shared users: PMS lets them read the libraries shared with
+        # them, but the server's history (the dashboard) and metadata edits are the owner's:
+        # those answer 401 (python-plexapi #1506: history() -> "(401) unauthorized").
+        self.user_tokens: set[str] = set()
+        # False: a Plex Media Server too old for /status/sessions/history (answers 404).
+        self.has_history = True
         self._routes = [
             ("GET", r"/", self._root), ("GET", r"/identity", self._identity),
             ("GET", r"/library", self._library), ("GET", r"/library/sections", self._sections),
@@ -87,7 +93,10 @@ class PlexApp:
     def handle(self, req: Request) -> Response:
         token = req.headers.get("x-plex-token") or req.query.get("X-Plex-Token")
         if req.path != "/identity" and token != self.token:
-            return error(401)
+            if token not in self.user_tokens or not self._users_may(req):
+                return error(401)
+        if not self.has_history and req.path.startswith(plays.HISTORY_PREFIX):
+            return error(404)
         path_matched = False
         for method, pattern, handler in self._routes:
             m = pattern.match(req.path)
@@ -101,6 +110,12 @@ class PlexApp:
                     except UnknownKey as exc:
                         return error(404, str(exc.args[0]))
         return error(405 if path_matched else 404)
+
+    def _users_may(self, req: Request) -> bool:
+        """What a token that is not the owner's may do: read, and its own `/:/` actions."""
+        if req.path.startswith(plays.HISTORY_PREFIX):
+            return False
+        return req.method == "GET" or req.path.startswith("/:/")
 
     # ---- server ------------------------------------------------------------------------
     @_locked
@@ -131,8 +146,9 @@ class PlexApp:
         if q.get("limit"):
             items = items[:int(q["limit"])]
         page = items[start:] if size is None else items[start:start + size]
-        meta = q.get("includeMeta") == "1"
-        return xml_response(xml.section_items(self.state, section, page, start, len(items), meta))
+        meta, guids = q.get("includeMeta") == "1", q.get("includeGuids") == "1"
+        return xml_response(xml.section_items(self.state, section, page, start, len(items), meta,
+                                              *_exclusions(q), guids=guids))
 
     @_locked
     def _collections(self, req, section_id):
@@ -149,10 +165,8 @@ class PlexApp:
             return error(404, f"no item {keys}")
         start, size = _paging(req)
         page = items[start:] if size is None else items[start:start + size]
-        excl_elements = frozenset(filter(None, req.query.get("excludeElements", "").split(",")))
-        excl_fields = frozenset(filter(None, req.query.get("excludeFields", "").split(",")))
-        return xml_response(xml.metadata(self.state, page, start, len(items), excl_elements,
-                                         excl_fields))
+        return xml_response(xml.metadata(self.state, page, start, len(items),
+                                         *_exclusions(req.query)))
 
     # ---- edits -------------------------------------------------------------------------
     @_locked
@@ -262,6 +276,13 @@ def _paging(req: Request) -> tuple[int, int | None]:
     if start < 0 or (size is not None and size < 0):
         raise ValueError("negative X-Plex-Container-Start/Size")
     return start, size
+
+
+def _exclusions(query: dict) -> tuple[frozenset, frozenset]:
+    """`excludeElements` and `excludeFields`: comma-separated names, on listings and
+    metadata alike (plex_xml decides which of them PMS honours)."""
+    return tuple(frozenset(filter(None, query.get(name, "").split(",")))
+                 for name in ("excludeElements", "excludeFields"))
 
 
 _RANGE = re.compile(r"^(addedAt|updatedAt)(>>|<<)$")

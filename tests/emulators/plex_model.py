@@ -89,6 +89,7 @@ class Item:
     images: dict = field(default_factory=lambda: {"posters": [], "arts": []})
     selected: dict = field(default_factory=lambda: {"posters": None, "arts": None})
     extras: list = field(default_factory=list)   # [{"title", "file"}]: trailers, clips
+    guids: list = field(default_factory=list)    # an agent's external ids, "imdb://tt..."
     # The token owner's viewing state (plex_plays.py): what PMS renders as viewCount,
     # lastViewedAt, viewOffset (ms) and lastRatedAt; userRating is in attrs.
     view_count: int = 0

@@ -15,6 +15,11 @@ PMS rules reproduced: a playback that passes 90 % of the duration counts as a pl
 and lastViewedAt; marking played adds a history row too; history rows carry the account that
 played, and the token used here is the server owner's (accountID 1), whose viewing state is
 what item XML shows. Other accounts' plays exist only as history rows (`add_play`).
+
+Refusals (plex_app.PlexApp): a token that is not the owner's (`PlexEmulator.add_user_token`)
+gets 401 with PMS's small "Unauthorized" HTML page for anything under HISTORY_PREFIX (only the
+owner sees the server's history; python-plexapi issue #1506), and a server too old for the
+endpoint (`PlexEmulator.has_history = False`) answers it 404 "Not Found".
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from tests.emulators.plex_xml import attrs, container, esc
 OWNER_ACCOUNT = 1
 WATCHED_SHARE = 0.9       # PMS's default "video played threshold"
 LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
+HISTORY_PREFIX = "/status/sessions/history"
 
 
 def add_play(state: PlexState, item: Item, viewed_at: int, account_id: int = OWNER_ACCOUNT,

@@ -149,6 +149,19 @@ class PlexEmulator:
     def token(self, value: str) -> None:
         self.app.token = value
 
+    def add_user_token(self, token: str) -> None:
+        """A Plex Home / shared user's token: reads work, history and edits answer 401."""
+        self.app.user_tokens.add(token)
+
+    @property
+    def has_history(self) -> bool:
+        return self.app.has_history
+
+    @has_history.setter
+    def has_history(self, value: bool) -> None:
+        """False: an older PMS without /status/sessions/history (every request there: 404)."""
+        self.app.has_history = bool(value)
+
     def _listen(self) -> None:
         self._halt = threading.Event()
         self._server = _Server((self.host, self._port), self)

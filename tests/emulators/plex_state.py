@@ -182,6 +182,8 @@ class PlexState:
                 item.locks = set(value)
             elif name == "extras":
                 item.extras = [dict(e) for e in value]
+            elif name == "guids":
+                item.guids = list(value)
             else:
                 raise TypeError(f"unknown Plex item field {name!r}")
 

@@ -19,6 +19,10 @@ _IDENT = 'identifier="com.plexapp.plugins.library" mediaTagPrefix="/system/bundl
 # A list view (`/all`) carries only the first few tags of some kinds, like PMS does; code that
 # edits tags of a list object without reload() then loses the rest.
 LIST_VIEW_TAGS = {"genre": 2, "director": 1, "writer": 1, "country": 2, "actor": 3}
+# `excludeFields` as PMS honours it: only these attributes can be left out (summary and tagline
+# of an item, file of a Part; WebTools-NG issue 71 lists them, plexapi's _EXCLUDES sends the
+# first two). PMS ignores any other name there, and so does the emulator.
+EXCLUDABLE_FIELDS = frozenset({"summary", "tagline", "file"})
 
 _SPECIAL = re.compile('[&<>"\x00-\x1f\ud800-\udfff\ufffe\uffff]')
 _INVALID = re.compile('[\ud800-\udfff]')
@@ -78,8 +82,13 @@ def sections(items: list[Section]) -> str:
 
 
 def section_items(state: PlexState, section: Section, page: list[Item], offset: int,
-                  total: int, meta: bool) -> str:
-    body = "".join(video(state, item, full=False) for item in page)
+                  total: int, meta: bool, exclude_elements=frozenset(),
+                  exclude_fields=frozenset(), guids: bool = False) -> str:
+    """`guids`: the listing's includeGuids=1 (PMS lists an item's <Guid>s only when asked)."""
+    exclude_fields = EXCLUDABLE_FIELDS & exclude_fields
+    if not guids:
+        exclude_elements = exclude_elements | {"Guid"}
+    body = "".join(video(state, item, False, exclude_elements, exclude_fields) for item in page)
     if meta:
         body = _meta(section) + body
     return container(body, size=len(page), totalSize=total, offset=offset, allowSync=1,
@@ -91,6 +100,7 @@ def section_items(state: PlexState, section: Section, page: list[Item], offset: 
 
 def metadata(state: PlexState, items: list[Item], offset: int, total: int,
              exclude_elements=frozenset(), exclude_fields=frozenset()) -> str:
+    exclude_fields = EXCLUDABLE_FIELDS & exclude_fields
     body = "".join(video(state, i, True, exclude_elements, exclude_fields) for i in items)
     section_ids = {i.section_id for i in items}
     extra = {}
@@ -109,7 +119,10 @@ _NUMBER_ATTRS = ("rating", "audienceRating", "userRating", "year")
 
 def video(state: PlexState, item: Item, full: bool, exclude_elements=frozenset(),
           exclude_fields=frozenset()) -> str:
-    """One `<Video>`; hand-unrolled because a 50,000-item listing renders it 50,000 times."""
+    """One `<Video>`; hand-unrolled because a 50,000-item listing renders it 50,000 times.
+    `exclude_elements` drops those child elements (`Media` takes its Parts along; without
+    `Part` the Media says `partCount`, as PMS does); `exclude_fields`, already cut to
+    EXCLUDABLE_FIELDS by the caller, those attributes."""
     a, rk, dur = item.attrs, item.rating_key, item.duration
     out = [f'<Video ratingKey="{rk}" key="/library/metadata/{rk}" guid="local://{rk}"'
            f' type="movie"']
@@ -145,12 +158,9 @@ def video(state: PlexState, item: Item, full: bool, exclude_elements=frozenset()
         out.append(f' lastRatedAt="{item.last_rated_at}"')
     out.append(f' addedAt="{item.added_at}" updatedAt="{item.updated_at}">')
     if "Media" not in exclude_elements:
-        for p in item.parts:
-            ext = esc(p.file.rsplit(".", 1)[-1].lower()) if "." in p.file else "mkv"
-            out.append(f'<Media id="{p.media_id}" duration="{dur}" container="{ext}"'
-                       f' videoResolution="1080"><Part id="{p.part_id}" key="/library/parts/'
-                       f'{p.part_id}/{item.added_at}/file.{ext}" duration="{dur}"'
-                       f' file="{esc(p.file)}" size="{p.size}" container="{ext}"/></Media>')
+        out.extend(_media(item, exclude_elements, exclude_fields))
+    if item.guids and "Guid" not in exclude_elements:
+        out.extend(f'<Guid id="{esc(g)}"/>' for g in item.guids)
     thumbs = state.tag_thumbs
     for kind, names in item.tags.items():
         element = TAG_KINDS[kind][1]
@@ -182,6 +192,23 @@ def video(state: PlexState, item: Item, full: bool, exclude_elements=frozenset()
         out.extend(f'<Field locked="1" name="{name}"/>' for name in sorted(item.locks))
     out.append("</Video>")
     return "".join(out)
+
+
+def _media(item: Item, exclude_elements, exclude_fields) -> list[str]:
+    out, dur = [], item.duration
+    without_parts, without_file = "Part" in exclude_elements, "file" in exclude_fields
+    for p in item.parts:
+        ext = esc(p.file.rsplit(".", 1)[-1].lower()) if "." in p.file else "mkv"
+        media = (f'<Media id="{p.media_id}" duration="{dur}" container="{ext}"'
+                 f' videoResolution="1080"')
+        if without_parts:
+            out.append(f"{media} partCount=\"1\"/>")
+            continue
+        file = "" if without_file else f' file="{esc(p.file)}"'
+        out.append(f'{media}><Part id="{p.part_id}" key="/library/parts/{p.part_id}/'
+                   f'{item.added_at}/file.{ext}" duration="{dur}"{file} size="{p.size}"'
+                   f' container="{ext}"/></Media>')
+    return out
 
 
 def images(item: Item, kind: str) -> str:

@@ -231,6 +231,11 @@ class StashEmulator:
     def set_cover(self, scene_id: int, image: bytes | None, touch: bool = True) -> None:
         self.edit_scene(scene_id, touch=touch, cover=image)
 
+    def generate_cover(self, scene_id: int, image: bytes) -> None:
+        """What Stash's Generate > Covers job does to a scene without a cover (measured on the
+        real v0.30.1): the cover is stored and updated_at moves; no hook fires."""
+        self.edit_scene(scene_id, touch=True, cover=image)
+
     def set_performer_image(self, performer_id: int, image: bytes | None) -> None:
         with self.state.lock:
             performer = self.state.performers[performer_id]

@@ -254,7 +254,12 @@ class StashState:
             criterion = scene_filter.get(column)
             if criterion and not self._timestamp_matches(scene[column], criterion):
                 return False
-        return True
+        if scene_filter.get("id") and not _int_matches(scene["id"], scene_filter["id"]):
+            return False
+        missing = scene_filter.get("is_missing")
+        if missing not in (None, "cover"):
+            raise StashStateError(f"the Stash emulator does not implement is_missing '{missing}'")
+        return not (missing == "cover" and scene["cover"])  # Stash: no cover blob stored
 
     def _timestamp_matches(self, stored: str, criterion: dict) -> bool:
         # getTimestampWhereClause: a string comparison in SQLite; value2 defaults to now + 1 day.
@@ -344,3 +349,15 @@ def unique(values) -> list:
         if value not in out:
             out.append(value)
     return out
+
+
+def _int_matches(stored: int, criterion: dict) -> bool:
+    """IntCriterionInput as Stash's intCriterionHandler applies it (BETWEEN is inclusive)."""
+    value, value2, modifier = criterion["value"], criterion.get("value2"), criterion["modifier"]
+    tests = {"EQUALS": lambda: stored == value, "NOT_EQUALS": lambda: stored != value,
+             "GREATER_THAN": lambda: stored > value, "LESS_THAN": lambda: stored < value,
+             "BETWEEN": lambda: value <= stored <= (value2 if value2 is not None else value),
+             "NOT_BETWEEN": lambda: not value <= stored <= (value2 if value2 is not None else value)}
+    if modifier not in tests:
+        raise StashStateError(f"the Stash emulator does not implement modifier {modifier} for ids")
+    return tests[modifier]()

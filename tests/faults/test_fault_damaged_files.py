@@ -20,7 +20,8 @@ from sync_queue.lock import DrainLock
 from sync_queue.records import SyncRecords
 from tests.e2e_fixtures import wait_until
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE
-from tests.proof_checks import plexsync_processes, queue_counts, tracebacks, twin_scenes
+from tests.proof_checks import (plexsync_processes, queue_counts, stop_cover_watch, tracebacks,
+                                twin_scenes)
 
 
 def garbage(path, size: int = 8192) -> None:
@@ -93,6 +94,7 @@ def test_queue_db_with_a_damaged_page_keeps_every_readable_row(synced):
     tag = env.stash.add_tag("Pages Tag")
     env.bulk_edit(list(scenes), tag_ids={"ids": [str(tag)], "mode": "ADD"})
     env.wait_drained(timeout=60)
+    stop_cover_watch(env)  # the scenes have no cover: a watch would read queue.db meanwhile
     wait_until(lambda: not plexsync_processes(env), 30, what="the drainer to exit")
     assert SyncRecords(env.data_dir).count() >= 60
 

@@ -202,3 +202,59 @@ def test_a_plex_that_is_down_is_asked_at_most_once_per_five_minutes(rig):
     rig.clock.now += 300
     assert rig.due() is not None
     assert rig.plex.count("GET", "/status/sessions/history/all") == 1
+
+
+def test_an_older_plex_without_history_is_said_once_and_asked_every_six_hours(rig):
+    rig.plex.has_history = False
+    first = rig.due()
+    assert first.refused.startswith("Plex has no play history to read (404)")
+    assert first.refusal_is_news and first.line() == f"Plex plays: {first.refused}"
+    for _ in range(3):                         # drains every 5 minutes: Plex is not asked
+        rig.clock.now += 301
+        assert rig.due() is None and rig.plex.count() == 0
+    rig.clock.now = T0 + 6 * 3600
+    again = rig.due()
+    assert again.refused == first.refused and not again.refusal_is_news   # not said twice
+    assert rig.plex.count("GET", "/status/sessions/history") == 1
+    rig.plex.has_history = True                # Plex upgraded: plays come back, refusal gone
+    rig.plex.add_play(rig.rk, T0 - 100)
+    rig.clock.now += 6 * 3600
+    back = rig.due()
+    assert back.plays_added == 1 and back.history_back and not back.refused
+    assert PlayImports(rig.data_dir).refusal() is None
+    rig.clock.now += 301                       # the normal pace again
+    assert rig.due() is not None
+
+
+def test_a_token_that_is_not_the_owners_is_refused_then_a_new_token_is_asked_at_once(rig):
+    rig.plex.add_user_token("home-user-token")
+    report = rig.due(plex_token="home-user-token")
+    assert report.refused.startswith("Plex refused the play history (401): the Plex token "
+                                     "is not the server owner's")
+    assert "home-user-token" not in report.refused
+    rig.clock.now += 301
+    assert rig.due(plex_token="home-user-token") is None
+    assert rig.due().plays_added == 0 and rig.plex.count("GET", "/status/sessions/history") == 1
+    assert PlayImports(rig.data_dir).refusal() is None
+
+
+def test_a_transient_history_error_keeps_the_five_minute_pace(rig):
+    rig.plex.fail_next(1, 503, path_prefix="/status/sessions/history")
+    with pytest.raises(PlexUnavailable):
+        rig.due()
+    assert PlayImports(rig.data_dir).refusal() is None
+    rig.clock.now += 301
+    assert rig.due() is not None
+
+
+def test_the_task_stops_with_the_refusal_and_dry_run_leaves_it_unrecorded(rig):
+    rig.plex.has_history = False
+    assert rig.run(dry_run=True).refused and PlayImports(rig.data_dir).refusal() is None
+    assert rig.run().refused and PlayImports(rig.data_dir).refusal()["status"] == 404
+
+
+def test_a_token_plex_refuses_for_everything_is_no_history_refusal(rig):
+    from plex.errors import PlexAuthError
+    with pytest.raises(PlexAuthError):
+        rig.due(plex_token="no-such-token")
+    assert PlayImports(rig.data_dir).refusal() is None

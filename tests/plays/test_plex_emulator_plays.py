@@ -90,3 +90,26 @@ def test_history_filters_by_account_and_time_and_pages(rig):
     assert (raw.attrib["totalSize"], raw.attrib["size"]) == ("6", "2")
     mine[0].delete()
     assert len(server.history(accountID=1)) == 4
+
+
+def test_a_token_that_is_not_the_owners_reads_items_but_not_history(rig):
+    """PMS's answers to a Plex Home / shared user's token, as python-plexapi meets them."""
+    from plexapi.exceptions import Unauthorized
+    plex, _, rk, _ = rig
+    plex.add_user_token("home-user-token")
+    user = PlexServer(plex.url, "home-user-token", timeout=5)
+    assert user.fetchItem(rk).title == "Clip"
+    with pytest.raises(Unauthorized, match=r"^\(401\) unauthorized"):
+        user.history()
+    with pytest.raises(Unauthorized):
+        user.fetchItem(rk).editTitle("not the owner's to edit")
+    assert plex.item(rk)["title"] == "Clip"
+
+
+def test_an_older_server_without_history_answers_404(rig):
+    from plexapi.exceptions import NotFound
+    plex, server, _, _ = rig
+    plex.has_history = False
+    with pytest.raises(NotFound, match=r"^\(404\) not_found"):
+        server.history()
+    assert [r.status for r in plex.records(path_prefix="/status/sessions/history")] == [404]

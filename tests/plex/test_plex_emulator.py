@@ -135,6 +135,41 @@ def test_list_views_truncate_tags_like_pms(plex, plex_api):
     assert len(partial.genres) == 5 and len(partial.roles) == 5
 
 
+def test_exclusions_leave_out_what_pms_leaves_out_and_ignore_the_rest(plex):
+    """excludeElements drops child elements by name; excludeFields only summary, tagline and
+    a Part's file (PMS ignores any other field name, e.g. studio); both on /all and metadata."""
+    plain = xml_of(raw(plex, "/library/sections/1/all", title="Rich")).find("Video")
+    lean = xml_of(raw(plex, "/library/sections/1/all", title="Rich",
+                      excludeElements="Genre,Role", excludeFields="summary,tagline,studio"))
+    video = lean.find("Video")
+    assert plain.findall("Genre") and plain.get("summary") and plain.get("tagline")
+    assert video.findall("Genre") == [] and video.findall("Role") == []
+    assert video.get("summary") is None and video.get("tagline") is None
+    assert video.get("studio") == "Big Studio" and video.get("title") == "Rich Tags"
+    assert video.find("Media/Part").get("file") == RICH_FILE
+    rk = video.get("ratingKey")
+    no_files = xml_of(raw(plex, f"/library/metadata/{rk}", excludeFields="file")).find("Video")
+    assert no_files.find("Media/Part").get("file") is None
+    assert no_files.find("Media/Part").get("size")  # the Part itself stays
+    no_parts = xml_of(raw(plex, "/library/sections/1/all", title="Rich", excludeElements="Part"))
+    media = no_parts.find("Video/Media")
+    assert media.find("Part") is None and media.get("partCount") == "1"
+    no_media = xml_of(raw(plex, "/library/sections/1/all", title="Rich", excludeElements="Media"))
+    assert no_media.find("Video/Media") is None
+
+
+def test_guids_are_listed_only_when_asked_and_always_in_metadata(plex, plex_api):
+    rk = plex.add_item(1, "Matched", files=["/data/movies/matched.mkv"],
+                       guids=["imdb://tt0000001", "tmdb://42"])
+    listed = lambda **q: xml_of(raw(plex, "/library/sections/1/all", title="Matched", **q))
+    assert listed().findall("Video/Guid") == listed(includeGuids=0).findall("Video/Guid") == []
+    assert [g.get("id") for g in listed(includeGuids=1).findall("Video/Guid")] == [
+        "imdb://tt0000001", "tmdb://42"]
+    assert len(xml_of(raw(plex, f"/library/metadata/{rk}")).findall("Video/Guid")) == 2
+    assert [g.id for g in plex_api.library.section("Movies").get("Matched").guids] == [
+        "imdb://tt0000001", "tmdb://42"]  # plexapi's search sends includeGuids=1
+
+
 def test_editing_tags_of_a_list_object_loses_the_rest(plex, plex_api):
     """The trap the truncation exists for: addGenre on a list object rewrites 2 + 1 genres."""
     partial = plex_api.library.section("Movies").get("Rich Tags")

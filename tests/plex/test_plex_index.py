@@ -9,6 +9,7 @@ from plex.errors import PlexSettingsError
 from plex.index import FULL_PAGE, FULL_REREAD_EVERY, RECENT_PAGE, PathIndex
 from plex.item_state import ItemState
 from plex.matcher import match
+from tests.plex.test_plex_emulator import raw, xml_of
 from tests.emulators.plex_library import (MULTI_FILES, PART_I_FILE, PART_II_FILE,
                                           SAME_NAME_MOVIES_FILE, SAME_NAME_OTHER_FILE,
                                           load_generated_library)
@@ -129,6 +130,50 @@ def test_large_section_is_read_in_large_pages(plex_empty, tmp_path):
         range(0, 12_000, FULL_PAGE))  # every page once, in order, fetched one page ahead
     assert index.item_count(str(section)) == 12_000
     assert keys(index.lookup("/data/big/011/scene_011999.mp4")) == [12_000]
+
+
+def test_index_pages_ask_plex_only_for_what_the_index_reads(plex, plex_library, tmp_path):
+    plex.set_item(plex_library.keys["part1"], guids=["imdb://tt0000001"], lock=False)
+    cfg = settings(plex)
+    index = PathIndex(tmp_path)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)
+    pages = plex.records("GET", "/library/sections/1/all")
+    assert pages
+    for page in pages:
+        excluded = set(page.query["excludeElements"].split(","))
+        assert {"Genre", "Role", "Director", "Writer", "Country", "Collection"} <= excluded
+        assert not excluded & {"Media", "Part"}  # they carry the files
+        assert set(page.query["excludeFields"].split(",")) == {"summary", "tagline"}
+        assert page.query["includeGuids"] == "0"
+    # What Plex answers that request holds no tag and no summary, and every file.
+    answer = xml_of(raw(plex, "/library/sections/1/all", **pages[0].query))
+    assert answer.findall("Video/Genre") == answer.findall("Video/Role") == []
+    assert answer.findall("Video/Guid") == []
+    assert all(v.get("summary") is None for v in answer.iter("Video"))
+    files = {p.get("file") for p in answer.findall("Video/Media/Part")}
+    assert files >= {PART_I_FILE, PART_II_FILE, *MULTI_FILES}
+    assert len(index.lookup(PART_I_FILE)) == 1
+
+
+def part_indexes(index) -> set:
+    return {row[1] for row in index._db.execute("PRAGMA index_list(parts)")}
+
+
+def test_a_build_leaves_the_lookup_indexes_in_place_even_when_it_fails(plex, plex_library,
+                                                                      tmp_path):
+    index = PathIndex(tmp_path)
+    expected = {"parts_by_path", "parts_by_base", "parts_by_item"}
+    assert part_indexes(index) == expected
+    cfg = settings(plex)
+    index.ensure(PlexClient(cfg, tmp_path), cfg)  # built without them, then given them back
+    assert part_indexes(index) == expected
+    plan = index._db.execute("EXPLAIN QUERY PLAN SELECT * FROM parts WHERE path_key = ?",
+                             (PART_I_FILE,)).fetchall()
+    assert "parts_by_path" in str(plan)
+    bad = settings(plex, plex_libraries="Nope")
+    with pytest.raises(PlexSettingsError):
+        index.ensure(PlexClient(bad, tmp_path), bad)
+    assert part_indexes(index) == expected
 
 
 @pytest.mark.slow

@@ -47,7 +47,7 @@ def real_stash(tmp_path_factory):
 def _variables(document: str) -> dict:
     """Harmless values for every variable the document declares, by type."""
     values = {"ID": "1", "[ID!]": ["PlexSync"], "[String!]": ["PlexSync"], "ID!": "1",
-              "FindFilterType": {"per_page": 1}, "SceneUpdateInput!": {"id": "1"}}
+              "FindFilterType": {"per_page": 1}, "SceneUpdateInput!": {"id": "1"}, "Int!": 1}
     operation = next(d for d in parse(document).definitions if isinstance(d, OperationDefinitionNode))
     variables = {}
     for definition in operation.variable_definitions or ():

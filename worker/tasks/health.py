@@ -5,12 +5,16 @@ point checking libraries when Plex is unreachable), so the first ✗ is the thin
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from hooks.stash_api import StashError
 from plex.client import PlexClient
 from plex.errors import PlexAuthError, PlexSyncError, PlexUnavailable
+from plex.history import HistoryRefused, check_history
 from plex.index import PathIndex, configured_sections, wrong_type_message
+from sync_queue.plays import PlayImports
+from worker import history_refusal as refusals
 from worker.tasks import health_paths
 from validation.config import setting_label
 from worker.tasks.env import TaskEnv, TaskResult
@@ -38,6 +42,8 @@ def health_check(env: TaskEnv) -> TaskResult:
         checks += library_checks
         if sections:
             checks.append(_paths(env, client))
+        if env.cfg.imports_anything:
+            checks.append(_history(env, client))
     failed = sum(not c.ok for c in checks)
     title = (f"Health Check: all {len(checks)} checks passed" if not failed else
              f"Health Check: {failed} of {len(checks)} checks failed")
@@ -77,6 +83,29 @@ def _plex(env: TaskEnv, client: PlexClient) -> list[Check]:
     name, version = root.attrib.get("friendlyName", "?"), root.attrib.get("version", "?")
     return [Check(True, f"Plex reachable at {url}"), Check(True, "Plex token accepted"),
             Check(True, f"Plex server '{name}', version {version}")]
+
+
+def _history(env: TaskEnv, client: PlexClient) -> Check:
+    """Can plays come back? Asked live (no rows, only the count); what Plex says is also
+    remembered, so background syncs stop asking a refusing Plex, or start again at once."""
+    store = PlayImports(env.data_dir)
+    try:
+        try:
+            plays = check_history(client)
+        except HistoryRefused as exc:
+            refusal, _ = refusals.after_refusal(store.refusal(), exc.status,
+                                                env.cfg.token_fingerprint, time.time())
+            store.put_refusal(refusal)
+            line, _, fix = refusals.describe(refusal).partition(" — ")
+            return Check(False, line, fix)
+        except PlexSyncError as exc:
+            return Check(False, f"could not read Plex's play history: {exc}",
+                         "run the check again when Plex answers")
+        store.clear_refusal()
+    finally:
+        store.close()
+    kept = f" ({plays} plays of the owner's account)" if plays is not None else ""
+    return Check(True, f"Plex play history readable{kept}")
 
 
 def _libraries(env: TaskEnv, client: PlexClient) -> tuple[list[dict], list[Check]]:

@@ -22,6 +22,9 @@ def import_plays(env: TaskEnv) -> TaskResult:
                             full=True, reporter=env.reporter)
     except (PlexSyncError, StashError) as exc:
         return TaskResult(f"Import Plex plays stopped: {exc}", {"error": str(exc)}, ok=False)
+    if report.refused:
+        return TaskResult(f"Import Plex plays stopped: {report.refused}",
+                          {"error": report.refused}, ok=False)
     title = f"Import Plex plays: {report.line()}"
     rows = [] if report.skipped else _rows(report)
     return TaskResult(fmt.table(title, rows), report_data(report), ok=True)
@@ -36,6 +39,8 @@ def preview(env: TaskEnv) -> tuple[list[str], dict]:
                             full=True, dry_run=True)
     except (PlexSyncError, StashError) as exc:
         return [f"From Plex: could not check ({exc})"], {"error": str(exc)}
+    if report.refused:
+        return [f"From Plex: could not check ({report.refused})"], {"error": report.refused}
     if not report.scenes_with_changes:
         return [], report_data(report)  # nothing would come back: no line
     lines = [f"From Plex, would bring into Stash: {report.line().replace('from Plex: ', '')}"]

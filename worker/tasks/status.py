@@ -9,11 +9,15 @@ import time
 
 from plex.index import PathIndex
 from sync_queue.lock import drain_lock_held, lock_holder_pid
+from sync_queue.awaited_covers import AwaitedCovers
+from sync_queue.plays import history_refusal
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
 from validation.config import setting_label
 from sync_queue.store import QueueStore, connect
 from worker.tasks import formatting as fmt
+from worker import history_refusal as refusals
+from worker.cover_watch import MAX_ASKS, WATCH_LOCK
 from worker.breaker import HalfOpen, Open, Policy, state_from_dict
 from worker.tasks.env import TaskEnv, TaskResult
 
@@ -37,6 +41,8 @@ def queue_status(env: TaskEnv) -> TaskResult:
         last_sync, synced_scenes = records.last_synced_at(), records.count()
         drain_status = state.drain_status() or {}
         last_run = state.last_drain_summary()
+        refused = history_refusal(conn) if env.cfg.imports_anything else None
+        awaited = AwaitedCovers(conn).asking(MAX_ASKS)
     finally:
         conn.close()
     # Whether PlexSync ever talked to Plex: a breaker is stored on its first transition, a
@@ -54,18 +60,35 @@ def queue_status(env: TaskEnv) -> TaskResult:
     data = {"queue": counts, "breaker": breaker, "plex_token_rejected": auth,
             "plex_libraries_rejected": libraries, "covers_owed": owed,
             "last_sync_at": last_sync, "synced_scenes": synced_scenes, "drainer": drainer,
-            "index": sections, "last_background_run": last_run}
+            "index": sections, "last_background_run": last_run,
+            "plex_history_refused": refusals.describe(refused) if refused else None,
+            "covers_awaited": awaited}
     rows = _rows(counts, breaker, auth, auth_at, last_sync, synced_scenes, drainer, sections,
                  last_run, time.time())
     if libraries:
         rows.insert(5, (setting_label("plex_libraries"), f"STOPPED: {libraries}"))
+    if refused:
+        rows.insert(5, ("plex plays", refusal_line(refused, time.time())))
+    if awaited:
+        watching = drain_lock_held(env.data_dir, WATCH_LOCK)
+        rows.insert(5, ("covers awaited", f"{awaited} scene(s) synced before Stash generated "
+                        "their cover; " + ("watching Stash for them now" if watching else
+                                           "Stash is asked at the end of every background sync")))
     if owed:
         rows.insert(5, ("covers owed", f"{owed} (Stash did not serve them; the next sync or "
                                        "Sync All retries them)"))
     title = (f"Queue Status: {counts['ready']} pending, {counts['scheduled']} waiting, "
              f"{counts['dead_letters']} failed")
     return TaskResult(fmt.table(title, rows), data,
-                      ok=_healthy(counts, breaker, auth) and not libraries)
+                      ok=_healthy(counts, breaker, auth) and not libraries and not refused)
+
+
+def refusal_line(refused: dict, now: float) -> str:
+    """The refusal with the fix, and when a background sync asks Plex again by itself."""
+    again = float(refused.get("checked_at") or 0) + refusals.RETRY_REFUSED_S
+    when = (f"after {fmt.when(again)}" if again > now else "by the next background sync")
+    return (f"{refusals.describe(refused)} (since {fmt.when(refused.get('since'))}; Plex is "
+            f"asked again {when}, or within 5 minutes after the Plex token changes)")
 
 
 def _healthy(counts: dict, breaker: dict, auth) -> bool:
