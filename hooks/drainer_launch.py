@@ -88,51 +88,54 @@ def _passed_on(claim: DrainLock | None) -> None:
 
 
 def _fork_exec(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock | None) -> None:
-    read_end, write_end = os.pipe()  # both close-on-exec; dup2 makes the child's 0 inheritable
-    try:
-        if _handing(claim):
-            env = dict(env, **{INHERITED_FD_ENV: str(claim.fd)})
-        pid = os.fork()
-        if pid == 0:  # the child: os calls only, and never back into the hook's code
-            try:
-                os.nice(DRAINER_NICENESS)  # first: from here on the hook and Stash go first
-                os.setsid()
-                os.chdir(cwd)  # `-m worker` needs the plugin folder
-                os.dup2(read_end, 0)
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, 1)
-                os.dup2(null, 2)
-                if _handing(claim):
-                    os.set_inheritable(claim.fd, True)  # in this child only
-                os.execve(argv[0], argv, env)
-            finally:
-                os._exit(127)
-        _passed_on(claim)
-        os.close(read_end)
-        read_end = -1
-        _write_payload(write_end, payload)
-    finally:
-        os.close(write_end)
-        if read_end >= 0:
-            os.close(read_end)
+    if _handing(claim):
+        env = dict(env, **{INHERITED_FD_ENV: str(claim.fd)})
+
+    def start(read_end: int) -> None:
+        if os.fork() != 0:
+            return
+        try:  # the child: os calls only, and never back into the hook's code
+            os.nice(DRAINER_NICENESS)  # first: from here on the hook and Stash go first
+            os.setsid()
+            os.chdir(cwd)  # `-m worker` needs the plugin folder
+            os.dup2(read_end, 0)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            if _handing(claim):
+                os.set_inheritable(claim.fd, True)  # in this child only
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    _start_fed(start, payload, claim)
 
 
 def _spawn_posix(argv: list, cwd: str, env: dict, payload: bytes, claim: DrainLock | None) -> None:
-    read_end, write_end = os.pipe()
-    try:
-        actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
-                   (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                   (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
-        if _handing(claim):  # dup2 onto ANOTHER number: only that copy is not close-on-exec
-            child_fd = 3 if claim.fd != 3 else 4
-            actions.append((os.POSIX_SPAWN_DUP2, claim.fd, child_fd))
-            env = dict(env, **{INHERITED_FD_ENV: str(child_fd)})
+    actions = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+    if _handing(claim):  # dup2 onto ANOTHER number: only that copy is not close-on-exec
+        child_fd = 3 if claim.fd != 3 else 4
+        actions.append((os.POSIX_SPAWN_DUP2, claim.fd, child_fd))
+        env = dict(env, **{INHERITED_FD_ENV: str(child_fd)})
+
+    def start(read_end: int) -> None:
         here = os.getcwd()
         os.chdir(cwd)  # posix_spawn has no cwd argument
         try:
-            os.posix_spawn(argv[0], argv, env, setsid=True, file_actions=actions)
+            os.posix_spawn(argv[0], argv, env, setsid=True,
+                           file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0), *actions])
         finally:
             os.chdir(here)
+    _start_fed(start, payload, claim)
+
+
+def _start_fed(start, payload: bytes, claim: DrainLock | None) -> None:
+    """start(read_end) starts the child with a fresh pipe as its stdin (both ends are
+    close-on-exec; the child's dup2 onto 0 is not); then the lock is the child's and the
+    payload goes down the pipe."""
+    read_end, write_end = os.pipe()
+    try:
+        start(read_end)
         _passed_on(claim)
         os.close(read_end)
         read_end = -1
