@@ -4,7 +4,8 @@ and get out of Stash's way.
 Stash waits for every hook process, one after another, with no timeout; a bulk edit of N
 scenes starts N processes, each given the whole bulk input. So in steady state this path sends
 NO request to Stash and opens no database: it writes one small inbox file (sync_queue/inbox.py),
-probes the drain lock and, if no drainer runs, spawns one. The drainer asks Stash for the
+shows the last drain's summary if one waits (a plain file, sync_queue/notes.py), answers, and
+then, if no drainer runs or is starting, starts one (hooks/drainer_launch.py). The drainer asks Stash for the
 scenes' current state (newest edit wins) and for PlexSync's settings. Only when the drain side
 left a flag saying the settings matter here (PlexSync disabled, the Plex token rejected, the
 settings invalid) does the hook fetch them: one request, and only until the flag clears.
