@@ -6,8 +6,10 @@ Scene.Update.Post / Scene.Create.Post hooks are Stash's, with Stash's real input
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.request
 
+from sync_queue.lock import lock_holder_pid
 from sync_queue.notes import SUMMARY_FILE, take_summary
 from tests.real_stash.conftest import LIBRARY_CLIPS, PLEX_ROOT, clip_path
 from tests.real_stash.media import data_url, png
@@ -94,6 +96,16 @@ def test_bulk_edit_of_50_scenes_reaches_plex(fresh_stage):
     assert not stage.log_errors()
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def test_saves_seconds_apart_relay_each_drain_summary_into_stashs_log_once(fresh_stage):
     """Issue 19 item 1: each save finds the last drain's summary waiting; the hook relays it
     (a plain file, claimed by rename), once, also when a bulk edit runs many hook processes."""
@@ -102,7 +114,10 @@ def test_saves_seconds_apart_relay_each_drain_summary_into_stashs_log_once(fresh
     paths = [clip_path(stash.media, n) for n in (30, 31)]  # the bulk test checks their tags only
     first, second = (stage.scene_ids[str(p)] for p in paths)
     stage.wait_drained()
-    take_summary(stage.data_dir)  # whatever an earlier test's drain left
+    last = lock_holder_pid(stage.data_dir)  # an earlier test's drainer leaves its summary
+    wait_until(lambda: not last or not process_alive(last), 60, interval=0.1,  # after the lock
+               what="the last drainer to exit")
+    take_summary(stage.data_dir)
     mark = stash.log_size()
 
     stash.graphql(SCENE_UPDATE, {"input": {"id": first, "title": "cadence one"}})
