@@ -54,7 +54,7 @@ from sync_queue.lock import DrainLock, drain_lock_held, lock_holder_pid  # noqa:
 from sync_queue.notes import SUMMARY_FILE, take_summary  # noqa: E402
 from tests.emulators.plex_library import MOVIES_LOCATION, load_small_library  # noqa: E402
 from tests.emulators.plex_server import PlexEmulator  # noqa: E402
-from tests.real_stash.server import copy_plugin  # noqa: E402
+from tests.real_stash.server import copy_plugin, process_alive  # noqa: E402
 
 STASH_DIR = ROOT.parent / "shared" / "stash-server"
 EMPTY_YML = """name: EmptyHook
@@ -155,21 +155,10 @@ def wait_drainer_gone(data_dir: Path, timeout: float = 120, inbox_too: bool = Fa
             raise TimeoutError("the drainer did not finish")
         time.sleep(0.05)
     pid = lock_holder_pid(data_dir)
-    while pid and pid != os.getpid() and _alive(pid):
+    while pid and pid != os.getpid() and process_alive(pid):
         if time.monotonic() > deadline:
             raise TimeoutError(f"drainer {pid} did not exit")
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")  # a zombie (exited, not reaped yet) is not running
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
 def wait_summary(data_dir: Path, timeout: float = 60) -> None:

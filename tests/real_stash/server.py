@@ -236,6 +236,22 @@ class RealStash:
         return path.stat().st_size if path.exists() else 0
 
 
+def process_alive(pid: int) -> bool:
+    """pid still runs (a zombie, exited but not reaped yet, does not): e.g. a drainer, which
+    leaves its summary after letting go of the drain lock."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux), or gone this instant: the next look tells
+    return state != "Z"
+
+
 def kill_plexsync_processes(marker_dir: Path) -> list[int]:
     """SIGKILL PlexSync processes (detached drainers) whose environment names marker_dir as
     their data folder: they are started by hooks and may outlive Stash (Linux /proc only)."""

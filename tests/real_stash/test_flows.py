@@ -6,14 +6,13 @@ Scene.Update.Post / Scene.Create.Post hooks are Stash's, with Stash's real input
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.request
 
 from sync_queue.lock import lock_holder_pid
 from sync_queue.notes import SUMMARY_FILE, take_summary
 from tests.real_stash.conftest import LIBRARY_CLIPS, PLEX_ROOT, clip_path
 from tests.real_stash.media import data_url, png
-from tests.real_stash.server import make_clip
+from tests.real_stash.server import make_clip, process_alive
 from tests.waiting import wait_until
 
 SCENE_UPDATE = "mutation U($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }"
@@ -94,16 +93,6 @@ def test_bulk_edit_of_50_scenes_reaches_plex(fresh_stage):
                interval=0.25, what="50 bulk-edited scenes in Plex")
     stage.wait_drained()
     assert not stage.log_errors()
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def test_saves_seconds_apart_relay_each_drain_summary_into_stashs_log_once(fresh_stage):
