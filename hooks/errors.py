@@ -9,6 +9,7 @@ from sync_queue.storage import describe_storage_error
 from validation.config import data_dir_for
 
 _OURS = ("validation.", "hooks.", "sync_queue.", "worker.", "plex.", "PlexSync", "__main__")
+_ENTRY = "entry"  # entry.py, PlexSync.py's body (its InputError says what is wrong)
 _PLUGIN_DIR = Path(__file__).resolve().parent.parent
 _REQUIREMENTS = _PLUGIN_DIR / "requirements.txt"
 
@@ -27,6 +28,6 @@ def describe_failure(exc: BaseException,
         return (f"PlexSync needs the Python package '{package}', which Stash's Python "
                 f"({sys.executable}) does not have. Install it with: "
                 f"{sys.executable} -m pip install -r \"{_REQUIREMENTS}\"")
-    if type(exc).__module__.startswith(_OURS):
+    if type(exc).__module__ == _ENTRY or type(exc).__module__.startswith(_OURS):
         return str(exc)
     return f"unexpected {type(exc).__name__}: {exc} ({details})"
