@@ -1,4 +1,4 @@
-"""Issue 13 goal 1: what a PlexSync hook costs inside the REAL Stash server.
+"""Issue 13 goal 1 and issue 19 item 1: what a PlexSync hook costs inside the REAL Stash server.
 
 Starts ../shared/stash-server (temporary HOME and MEDIA, a free loopback port), scans 50 clips
 made with ffmpeg, installs two plugins the way users do (files in plugins/, reloadPlugins):
@@ -11,20 +11,30 @@ setPluginsEnabled choosing what is on:
   empty       the empty Python hook
   plexsync    PlexSync, its drainer running and idle (this bench holds the drain lock, as a
               running drainer does): the steady state of a burst of edits
-  plexsync_cold  PlexSync with no drainer: the hook spawns one. The bench then waits for that
-              drainer to sync and exit before the next round, so its work never lands on a
-              sample of another kind.
+  plexsync_cold  PlexSync with no drainer and no drain summary waiting: the hook spawns a
+              drainer. The bench then waits for that drainer to sync and exit before the next
+              sample, so its work never lands on a sample of another kind.
+  plexsync_cadence  saves seconds apart (issue 19): the previous PlexSync save's drainer has
+              exited and its summary waits, so the hook relays it into Stash's log AND spawns
+              a drainer. If no summary waits (another sample took it), one untimed PlexSync
+              save and its drain come first. Stash's log must show each relayed line once.
 
-for a single sceneUpdate (title) and a bulkSceneUpdate of all 50 scenes (details), and prints
-medians and the goal ratio (plexsync - none) / (empty - none) <= 2. All three run the same
-interpreter (Stash's Python path is set to this one). At the end every edit must be in Plex:
-the last single-edit title and the last bulk details on every item (newest wins, nothing lost).
+Every timed save of every kind starts --settle seconds (default 1) after the previous sample
+ended (for PlexSync: its drainer exited): saves seconds apart. A drainer idles 2 s before it
+exits, so a person's next save lands at a random moment after that, rarely in its first instant.
+
+For a single sceneUpdate (title) and a bulkSceneUpdate of all 50 scenes (details), it prints
+medians and the ratios (plexsync - none) / (empty - none); goals: <= 2 (issue 13), <= 1.3 for
+the cadence case (issue 19). All three run the same interpreter (Stash's Python path is set to
+this one). At the end every edit must be in Plex: the last single-edit title and the last bulk
+details on every item (newest wins, nothing lost).
 
     .venv/bin/python bench/hook_cost_real_stash.py [--rounds 15] [--bulk-rounds 5] [--json out]
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -41,13 +51,13 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sync_queue.lock import DrainLock, drain_lock_held  # noqa: E402
+from sync_queue.lock import DrainLock, drain_lock_held, lock_holder_pid  # noqa: E402
+from sync_queue.notes import SUMMARY_FILE, take_summary  # noqa: E402
 from tests.emulators.plex_library import MOVIES_LOCATION, load_small_library  # noqa: E402
 from tests.emulators.plex_server import PlexEmulator  # noqa: E402
+from tests.real_stash.server import copy_plugin, process_alive  # noqa: E402
 
 STASH_DIR = ROOT.parent / "shared" / "stash-server"
-RUNTIME = ("PlexSync.py", "PlexSync.yml", "requirements.txt", "hooks", "sync_queue", "worker",
-           "plex", "validation")
 EMPTY_YML = """name: EmptyHook
 description: reads stdin, answers ok
 version: 0.0.1
@@ -63,7 +73,9 @@ hooks:
 """
 EMPTY_PY = 'import sys\nsys.stdin.read()\nprint(\'{"output":"ok"}\')\n'
 SCENES = 50
-KINDS = ("none", "empty", "plexsync", "plexsync_cold")
+KINDS = ("none", "empty", "plexsync", "plexsync_cold", "plexsync_cadence")
+PLEXSYNC_KINDS = ("plexsync", "plexsync_cold", "plexsync_cadence")
+RELAYED = "background sync: "  # how the hook's relay of a drain summary reads in Stash's log
 
 
 class Stash:
@@ -81,9 +93,16 @@ class Stash:
         return payload["data"]
 
     def timed(self, query: str, variables: dict) -> float:
-        started = time.perf_counter()
-        self.gql(query, variables)
-        return time.perf_counter() - started
+        """Request to answer. The Plex emulator serves the drainers from THIS process: its
+        garbage is collected before the clock starts, never while it runs."""
+        gc.collect()
+        gc.disable()
+        try:
+            started = time.perf_counter()
+            self.gql(query, variables)
+            return time.perf_counter() - started
+        finally:
+            gc.enable()
 
     def wait_job(self, job_id: str, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
@@ -113,15 +132,7 @@ def make_clips(media: Path, count: int) -> None:
 
 
 def install(home: Path) -> None:
-    plugin = home / "plugins" / "PlexSync"
-    for name in RUNTIME:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, plugin / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            plugin.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, plugin / name)
+    copy_plugin(home / "plugins" / "PlexSync")
     empty = home / "plugins" / "EmptyHook"
     empty.mkdir(parents=True)
     (empty / "EmptyHook.yml").write_text(EMPTY_YML)
@@ -138,32 +149,80 @@ BULK_UPDATE = "mutation($i: BulkSceneUpdateInput!) { bulkSceneUpdate(input: $i) 
 
 
 def wait_drainer_gone(data_dir: Path, timeout: float = 120, inbox_too: bool = False) -> None:
+    """Until no drainer holds the lock and the last holder's process has exited."""
     deadline = time.monotonic() + timeout
     while drain_lock_held(data_dir) or (inbox_too and any((data_dir / "inbox").glob("*.json"))):
         if time.monotonic() > deadline:
             raise TimeoutError("the drainer did not finish")
-        time.sleep(0.1)
+        time.sleep(0.05)
+    pid = lock_holder_pid(data_dir)
+    while pid and pid != os.getpid() and process_alive(pid):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"drainer {pid} did not exit")
+        time.sleep(0.05)
 
 
-def sample(stash: Stash, kind: str, data_dir: Path, query: str, variables: dict) -> float:
-    enable(stash, kind)
-    if kind == "plexsync":
-        lock = DrainLock(data_dir)
-        while not lock.try_acquire(wait=1.0):  # a drainer from earlier still finishing
-            time.sleep(0.1)
-        try:
-            return stash.timed(query, variables)
-        finally:
-            lock.release()
-    wait_drainer_gone(data_dir)
-    took = stash.timed(query, variables)
-    if kind == "plexsync_cold":
-        time.sleep(0.2)  # let the spawned drainer take its lock
-        wait_drainer_gone(data_dir)
-    return took
+def wait_summary(data_dir: Path, timeout: float = 60) -> None:
+    """A drain that synced something leaves its summary after letting go of the lock."""
+    deadline = time.monotonic() + timeout
+    while not (data_dir / SUMMARY_FILE).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the drain left no summary")
+        time.sleep(0.05)
 
 
-def measure(stash: Stash, ids: list, data_dir: Path, rounds: int, bulk_rounds: int) -> dict:
+def relayed_lines(home: Path, since: int) -> int:
+    with open(home / "stash.log", "rb") as log:
+        log.seek(since)
+        return log.read().decode("utf-8", "replace").count(RELAYED)
+
+
+def log_size(home: Path) -> int:
+    path = home / "stash.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+class Sampler:
+    """One timed mutation of a kind, with PlexSync's state set up for that kind first."""
+
+    def __init__(self, stash: Stash, home: Path, data_dir: Path, settle_s: float):
+        self.stash, self.home, self.data_dir = stash, home, data_dir
+        self.settle_s = settle_s  # pause before every timed save, whatever its kind
+        self.relays: list[int] = []  # summary lines in Stash's log per cadence sample
+        self.warmups = 0             # untimed saves made so that a summary waits
+
+    def sample(self, kind: str, query: str, variables: dict, warmup: dict) -> float:
+        enable(self.stash, kind)
+        if kind == "plexsync":
+            lock = DrainLock(self.data_dir)
+            while not lock.try_acquire(wait=1.0):  # a drainer from earlier still finishing
+                time.sleep(0.1)
+            try:
+                take_summary(self.data_dir)  # a running drainer: its start relayed the last one
+                time.sleep(self.settle_s)
+                return self.stash.timed(query, variables)
+            finally:
+                lock.release()
+        wait_drainer_gone(self.data_dir)
+        if kind == "plexsync_cold":
+            take_summary(self.data_dir)
+        elif kind == "plexsync_cadence" and not (self.data_dir / SUMMARY_FILE).exists():
+            self.warmups += 1  # the last save's drain left no summary here: make one
+            self.stash.gql(SCENE_UPDATE, warmup)
+            wait_drainer_gone(self.data_dir)
+            wait_summary(self.data_dir)
+        mark = log_size(self.home)
+        time.sleep(self.settle_s)
+        took = self.stash.timed(query, variables)
+        if kind in PLEXSYNC_KINDS:
+            time.sleep(0.2)  # let the spawned drainer take its lock
+            wait_drainer_gone(self.data_dir)
+        if kind == "plexsync_cadence":
+            self.relays.append(relayed_lines(self.home, mark))
+        return took
+
+
+def measure(sampler: Sampler, ids: list, rounds: int, bulk_rounds: int) -> dict:
     times: dict = {f"{what}/{kind}": [] for what in ("single", "bulk") for kind in KINDS}
     counter = 0
     for what, count in (("single", rounds), ("bulk", bulk_rounds)):
@@ -177,7 +236,8 @@ def measure(stash: Stash, ids: list, data_dir: Path, rounds: int, bulk_rounds: i
                 else:
                     variables = {"i": {"ids": ids, "details": f"bulk edit {counter}"}}
                     query = BULK_UPDATE
-                times[f"{what}/{kind}"].append(sample(stash, kind, data_dir, query, variables))
+                warmup = {"i": {"id": ids[1], "title": f"warm-up save {counter}"}}
+                times[f"{what}/{kind}"].append(sampler.sample(kind, query, variables, warmup))
     return {"times": times}
 
 
@@ -187,7 +247,7 @@ def report(times: dict) -> dict:
            "samples": {k: len(v) for k, v in times.items()}}
     for what in ("single", "bulk"):
         none, empty = med[f"{what}/none"], med[f"{what}/empty"]
-        for kind in ("plexsync", "plexsync_cold"):
+        for kind in PLEXSYNC_KINDS:
             ratio = (med[f"{what}/{kind}"] - none) / max(empty - none, 1e-9)
             out[f"ratio {what}/{kind}"] = round(ratio, 2)
     return out
@@ -285,13 +345,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="single-edit rounds (>= 15)")
     parser.add_argument("--bulk-rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--settle", type=float, default=1.0,
+                        help="seconds between the previous sample's end (its drainer exited) and "
+                             "the next save, for every kind (saves seconds apart; default 1)")
     opts = parser.parse_args()
     if no_real_stash():
         return 2
     with stash_with_clips("plexsync-hookcost-", SCENES) as (home, stash, plex, scenes, keys):
         data_dir = home / "plexsync"  # <Stash config folder>/plexsync, where PlexSync keeps it
         ids = [s["id"] for s in scenes]
-        result = measure(stash, ids, data_dir, opts.rounds, opts.bulk_rounds)
+        sampler = Sampler(stash, home, data_dir, opts.settle)
+        load_before = os.getloadavg()
+        result = measure(sampler, ids, opts.rounds, opts.bulk_rounds)
         # Edits made while PlexSync was off are rightly not PlexSync's; the last two edits
         # with it on must win over every edit before them, queued or not.
         enable(stash, "plexsync_cold")
@@ -305,7 +370,11 @@ def main() -> int:
         summary["PYTHONDONTWRITEBYTECODE"] = os.environ.get("PYTHONDONTWRITEBYTECODE")
         summary["python"] = sys.executable
         summary["stash"] = stash.gql("{ version { version } }")["version"]["version"]
-        summary["load_average"] = os.getloadavg()
+        summary["load_average"] = {"before": load_before, "after": os.getloadavg()}
+        summary["settle_s"] = opts.settle
+        summary["cadence: summary lines relayed per sample"] = sampler.relays
+        summary["cadence: summary relayed exactly once every time"] = set(sampler.relays) == {1}
+        summary["cadence: untimed saves made so that a summary waited"] = sampler.warmups
         summary["all_edits_in_plex"] = _check_plex(plex, keys, ids, result)
         print(json.dumps(summary, indent=2))
         if opts.json:

@@ -1,11 +1,15 @@
-"""PlexSync.py's body: read Stash's JSON from stdin, dispatch, answer {"output"} / {"error"}.
+"""PlexSync.py's body: read Stash's JSON from stdin, run the request's route, answer {"output"} /
+{"error"}. Stash's plugin protocol, so it lives on the Stash side (hooks/).
 
 In a module rather than in PlexSync.py because Python caches a module's bytecode but
 compiles the script it is started with on every run (~2-3 ms here, on every saved scene).
-A hook runs for every saved scene while Stash waits, so the hook path imports almost nothing
-(no json, logging, pathlib, sqlite3, urllib: tests/stash/test_hook_path_imports.py) and
-PlexSync.yml starts Python with -S (no site-packages scan: the hook needs none). Tasks import
-the worker, which pulls in plexapi: they first load site-packages themselves.
+
+Routing, not doing: PlexSync.py owns ROUTES (a hook goes to hooks/, a web UI read to
+hooks/ui/, a task to worker/tasks/) and hands it to main(); only the chosen route's module is
+imported. So hooks/ never names worker/, and a hook, which runs for every saved scene while
+Stash waits, imports almost nothing (no json, logging, pathlib, sqlite3, urllib:
+tests/stash/test_hook_path_imports.py); PlexSync.yml starts Python with -S (no site-packages
+scan: the hook needs none). The task route loads site-packages itself.
 """
 import os
 import sys
@@ -50,27 +54,22 @@ def _require_objects(request: dict) -> None:
             raise InputError(f"stdin JSON: {'.'.join(path)} is not an object")
 
 
-def dispatch(request: dict) -> str | dict:
+def route(args: dict, routes):
+    """The function that runs this request (its module imported now, and only it).
+
+    routes: (name, predicate on Stash's args, "module:function") rows, first match wins
+    (PlexSync.ROUTES)."""
+    target = next(target for _name, belongs, target in routes if belongs(args))
+    module, function = target.split(":")
+    return getattr(__import__(module, fromlist=(function,)), function)
+
+
+def dispatch(request: dict, after_answer: list, routes) -> str | dict:
     conn = request.get("server_connection") or {}
     args = request.get("args") or {}
     plugin_dir = conn.get("PluginDir") or PLUGIN_DIR
     data_dir = _data_dir(plugin_dir, conn.get("Dir"))  # Dir: Stash's config folder
-    if "hookContext" in args:
-        from hooks.scene_hook import handle_scene_hook
-        return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir)
-    if str(args.get("mode")).startswith("ui_"):  # Stash's web UI polls these: lean as a hook
-        from hooks.ui import READ_MODES
-        if args["mode"] in READ_MODES:
-            from hooks.ui.reads import answer
-            return answer(args["mode"], args, conn, data_dir)
-    _load_site_packages()
-    from pathlib import Path
-    from hooks.dependencies import ensure_worker_dependencies
-    from hooks.stash_log import install_stash_logging
-    install_stash_logging()
-    ensure_worker_dependencies()
-    from worker.tasks.registry import run_task  # tasks need plexapi; hooks must not pay for it
-    return run_task(args, conn, Path(plugin_dir), Path(data_dir))
+    return route(args, routes)(conn, args, plugin_dir, data_dir, after_answer)
 
 
 def _data_dir(plugin_dir, stash_config_dir) -> str:
@@ -88,25 +87,35 @@ def _data_dir(plugin_dir, stash_config_dir) -> str:
     return os.fspath(data_dir_with_migration(plugin_dir, stash_config_dir))
 
 
-def _load_site_packages() -> None:
-    """Started with -S (PlexSync.yml): tasks need site-packages, so add them now, once."""
-    if sys.flags.no_site and "site" not in sys.modules:
-        import site
-        site.main()
-
-
-def main(stdin=None, stdout=None) -> int:
+def main(routes, stdin=None, stdout=None) -> int:
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     cookie = None
+    after_answer: list = []
     try:
         request = read_request(stdin.read())
         cookie = ((request.get("server_connection") or {}).get("SessionCookie") or {}).get("Value")
-        answer = '{"output":' + dumps(dispatch(request)) + "}"
+        answer = '{"output":' + dumps(dispatch(request, after_answer, routes)) + "}"
     except Exception as exc:  # the user gets one clear line, never a traceback
         answer = _failure(exc, cookie)
     stdout.write(answer)
     stdout.flush()
+    if after_answer:
+        _let_go_of_stdio(stdout)
+        for work in after_answer:
+            work()
     return 0
+
+
+def _let_go_of_stdio(stdout) -> None:
+    """Stash reads our stdout and stderr to EOF. The answer is out: point both at /dev/null
+    before work that starts a process, so no child can keep Stash waiting on them."""
+    if os.name == "nt" or stdout is not sys.stdout:
+        return
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def _failure(exc: Exception, cookie) -> str:

@@ -4,7 +4,8 @@ and get out of Stash's way.
 Stash waits for every hook process, one after another, with no timeout; a bulk edit of N
 scenes starts N processes, each given the whole bulk input. So in steady state this path sends
 NO request to Stash and opens no database: it writes one small inbox file (sync_queue/inbox.py),
-probes the drain lock and, if no drainer runs, spawns one. The drainer asks Stash for the
+shows the last drain's summary if one waits (a plain file, sync_queue/notes.py), answers, and
+then, if no drainer runs or is starting, starts one (hooks/drainer_launch.py). The drainer asks Stash for the
 scenes' current state (newest edit wins) and for PlexSync's settings. Only when the drain side
 left a flag saying the settings matter here (PlexSync disabled, the Plex token rejected, the
 settings invalid) does the hook fetch them: one request, and only until the flag clears.
@@ -17,7 +18,7 @@ import time
 from hooks.drainer_launch import start_drainer_if_idle
 from hooks.lean_json import dumps
 from sync_queue import inbox
-from sync_queue.notes import NOTES_FILE, take_notes
+from sync_queue.notes import NOTES_FILE, SUMMARY_FILE, leave_note, take_notes, take_summary
 
 UPDATE_POST = "Scene.Update.Post"
 CREATE_POST = "Scene.Create.Post"
@@ -44,11 +45,30 @@ def _stderr_log(level: str, message: str) -> None:
     sys.stderr.flush()
 
 
+def run_hook(conn: dict, args: dict, plugin_dir, data_dir, after_answer: list) -> str:
+    """PlexSync.ROUTES' hook route (Stash's args carry the hook's context). The drainer is started
+    after Stash has the answer, with stdout and stderr let go: a child slow to get a CPU on a
+    busy box then cannot keep Stash waiting for the end of those pipes."""
+    def start_after_answer(*launch) -> None:
+        after_answer.append(lambda: _start_drainer(*launch))
+    return handle_scene_hook(conn, args["hookContext"] or {}, plugin_dir, data_dir,
+                             start_drainer=start_after_answer)
+
+
+def _start_drainer(plugin_dir, data_dir, payload) -> None:
+    try:
+        start_drainer_if_idle(plugin_dir, data_dir, payload)
+    except OSError as exc:  # the edit is queued; Stash's log is no longer ours to write to
+        leave_note(data_dir, f"could not start the background sync ({exc}); the edits wait in "
+                   "PlexSync's queue until the next save or the Process Queue task")
+
+
 def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: float | None = None,
-                      say=_stderr_log) -> str:
+                      say=_stderr_log, start_drainer=start_drainer_if_idle) -> str:
     """Queue the scene(s) this hook is about; returns the line Stash shows as output.
 
-    say(level, message) writes one line to Stash's log ("info", "warning", "error").
+    say(level, message) writes one line to Stash's log ("info", "warning", "error");
+    start_drainer(plugin_dir, data_dir, payload) starts a drainer unless one runs.
     """
     hook_type = context.get("type")
     scene_id = str(context.get("id"))
@@ -82,8 +102,10 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: floa
     if not inbox.write_edit(data_dir, name, body, once=is_bulk):
         return f"scene {scene_id}: already queued with its bulk edit"  # lost the race to link
 
-    if inbox.SUMMARY_FLAG in flags:
-        _surface_drain_summary(data_dir, say)
+    if SUMMARY_FILE in flags:  # the last drain's line: a rename, a read, an unlink
+        summary = take_summary(data_dir)
+        if summary:
+            say("info", f"background sync: {summary}")
     if NOTES_FILE in flags:  # a repaired file, a drainer that died at start
         for note in take_notes(data_dir):
             say("warning", note)
@@ -95,7 +117,7 @@ def handle_scene_hook(conn: dict, context: dict, plugin_dir, data_dir, now: floa
                 "queue. Set a valid token in Settings > Plugins > PlexSync: syncing resumes "
                 "with the next edit or the Process Queue task.")
             return _queued_line(scene_id, scene_ids)
-    start_drainer_if_idle(plugin_dir, data_dir, {"server_connection": conn})
+    start_drainer(plugin_dir, data_dir, {"server_connection": conn})
     return _queued_line(scene_id, scene_ids)
 
 
@@ -124,15 +146,6 @@ def _bulk_key(hook_type: str, hook_input, fields, now: float) -> str:
         from hashlib import sha1
     basis = dumps([hook_type, hook_input, sorted(fields or []), int(now // 600)])
     return sha1(basis.encode()).hexdigest()[:20]
-
-
-def _surface_drain_summary(data_dir, say) -> None:
-    from sync_queue.store import QueueStore  # rare: only when a drain left a summary
-    inbox.set_flag(data_dir, inbox.SUMMARY_FLAG, False)  # before taking: a newer one re-flags
-    with QueueStore(data_dir) as store:
-        line = store.take_unreported_drain_summary()
-    if line:
-        say("info", f"background sync: {line}")
 
 
 class _SettingsCheck:

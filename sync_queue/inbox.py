@@ -23,8 +23,8 @@ INBOX = "inbox"
 DONE = "done"
 BULK_PREFIX = "bulk-"
 KEEP_DONE_S = 600.0
-# Flags the drain side sets for the hook, which cannot afford to open queue.db on every edit.
-SUMMARY_FLAG = "summary.unreported"   # a drain summary waits to be shown in Stash's log
+# Flags the drain side sets for the hook, which cannot afford to open queue.db on every edit
+# (the drain summary waiting to be shown is a file of its own: sync_queue/notes.py).
 AUTH_FLAG = "plex_token.rejected"     # Plex rejected a token: the hook checks before starting a drainer
 DISABLED_FLAG = "plexsync.disabled"   # the Enabled setting was off at the last drain
 SETTINGS_FLAG = "settings.invalid"    # the last drain could not parse the settings

@@ -5,6 +5,14 @@ pid file: the kernel drops it the moment its holder dies, even under SIGKILL, so
 drainer never blocks the next one and no stale-pid guessing is needed. persist-queue's
 SQLiteAckQueue is safe for puts from many processes but not for several getters; this lock is
 what makes "one getter" true. The holder's pid is written into the file for people and status.
+
+Starting a drainer: the process that decides to start one (a hook, a task) takes the lock and
+hands it to the child it spawns (hooks/drainer_launch.py). On POSIX a flock belongs to the
+open file, which the child inherits, so the lock is held without a gap from that decision to
+the drainer's exit: hooks that look meanwhile start nothing, and a drainer that dies while
+starting lets go of it with its last descriptor (no stale claim to clean up). The child
+adopts it first thing (drainer_lock_at_start, before any heavy import). Windows locks do not
+pass to a child: there the child takes the lock first thing and, if another has it, exits.
 """
 
 import os
@@ -13,6 +21,10 @@ import time
 # No pathlib here: the hook probes this lock on every edit and pathlib costs it milliseconds.
 
 LOCK_FILE = "drain.lock"
+# The descriptor number of the lock a starting process hands to the drainer it spawns.
+INHERITED_FD_ENV = "PLEXSYNC_DRAIN_LOCK_FD"
+LOCK_PASSES_TO_CHILD = os.name != "nt"
+PROBE_RIDE_OUT_S = 0.2  # a probe (drain_lock_held) holds the lock for an instant: wait it out
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -76,11 +88,45 @@ class DrainLock:
                 return False
             time.sleep(0.02)
         self._fd = fd
-        # Byte 0 is the lock byte on Windows; the pid goes after it on every OS.
-        os.ftruncate(fd, 1)
-        os.lseek(fd, 1, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        self._write_pid()
         return True
+
+    def _write_pid(self) -> None:
+        # Byte 0 is the lock byte on Windows; the pid goes after it on every OS.
+        os.ftruncate(self._fd, 1)
+        os.lseek(self._fd, 1, os.SEEK_SET)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    @property
+    def fd(self) -> int | None:
+        return self._fd
+
+    def pass_on(self) -> None:
+        """Close our descriptor WITHOUT unlocking: a child that inherited the locked file holds
+        the lock now (POSIX). Unlocking would take it from the child too: same open file."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        os.close(fd)
+
+    @classmethod
+    def inherited(cls, data_dir, fd_text: str) -> "DrainLock | None":
+        """The lock handed over at descriptor `fd_text`, if it is this drain.lock and held by
+        its open file (flock on the holding open file succeeds; on another one it would not)."""
+        try:
+            fd = int(fd_text)
+            if not os.path.samestat(os.fstat(fd), os.stat(os.path.join(os.fspath(data_dir),
+                                                                      LOCK_FILE))):
+                return None
+            os.set_inheritable(fd, False)  # ours now: not for the processes we start
+        except (ValueError, OSError):
+            return None
+        if not _try_lock(fd):
+            return None  # not the holding file after all (another process has the lock)
+        lock = cls(data_dir)
+        lock._fd = fd
+        lock._write_pid()
+        return lock
 
     def release(self) -> None:
         """Give the lock back (closing the file would too; dying does as well)."""
@@ -129,3 +175,16 @@ def lock_holder_pid(data_dir, name: str = LOCK_FILE) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def drainer_lock_at_start(data_dir, environ=os.environ) -> "DrainLock | None":
+    """A starting drainer's first step (worker/__main__.py, before any heavy import): the lock
+    handed over by the process that started it, else the lock taken now; None if another
+    drainer runs or is starting, and this one should exit at once."""
+    handed = environ.pop(INHERITED_FD_ENV, None)  # never passed on to processes we start
+    if handed is not None:
+        lock = DrainLock.inherited(data_dir, handed)
+        if lock is not None:
+            return lock
+    lock = DrainLock(data_dir)
+    return lock if lock.try_acquire(wait=PROBE_RIDE_OUT_S) else None

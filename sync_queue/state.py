@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from sync_queue import inbox
+from sync_queue.notes import leave_summary
 from sync_queue.store import AUTH_FAILURE_KEY, SUMMARY_KEY, as_connection, connect
 
 BREAKER_KEY = "breaker"
@@ -101,16 +102,25 @@ class QueueState:
 
     # -- the one-line summary the next hook or task surfaces in Stash's log ----------------
     def store_drain_summary(self, line: str, *, errors: bool = False) -> None:
-        self.put(SUMMARY_KEY, {"line": line, "errors": errors, "at": self._clock(),
-                               "reported": False})
-        self._flag(inbox.SUMMARY_FLAG, True)
+        """Kept here for Queue Status ("last background run"); the copy the next hook or task
+        shows, once, is a plain file beside queue.db (sync_queue/notes.py): a hook reads it
+        without opening queue.db."""
+        self.put(SUMMARY_KEY, {"line": line, "errors": errors, "at": self._clock()})
+        folder = self._folder()
+        if folder:
+            leave_summary(folder, line)
 
     def _flag(self, flag: str, on: bool) -> None:
         """Mirror a state the hook must notice as a flag file next to queue.db: the hook
         reads the folder listing, never queue.db, unless a flag is there."""
+        folder = self._folder()
+        if folder:
+            inbox.set_flag(folder, flag, on)
+
+    def _folder(self) -> str | None:
+        """The folder of queue.db (None for an in-memory database)."""
         path = self._conn.execute("PRAGMA database_list").fetchone()[2]
-        if path:
-            inbox.set_flag(os.path.dirname(path), flag, on)
+        return os.path.dirname(path) if path else None
 
     def last_drain_summary(self) -> dict | None:
         return self.get(SUMMARY_KEY)

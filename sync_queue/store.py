@@ -19,7 +19,7 @@ from pathlib import Path
 
 # The row writers live in job_rows, which repair uses too (store -> repair, never back); they
 # are imported here under their old names for the modules that take them from store.
-from sync_queue.job_rows import (QUEUE_TABLE, STATUS_READY, immediate, insert_ready,
+from sync_queue.job_rows import (QUEUE_TABLE, immediate, insert_ready,
                                  insert_scheduled, scene_key)
 from sync_queue.view.rows import queue_counts
 
@@ -189,22 +189,6 @@ class QueueStore:
     def counts(self) -> dict:
         """Queue sizes read from SQLite (what every process sees), never per-process counters."""
         return queue_counts(self._conn, self.data_dir)  # the same SQL the web UI reads
-
-    def take_unreported_drain_summary(self) -> str | None:
-        """The background drainer's last summary line, once: the next caller gets None."""
-        read = "SELECT value FROM plexsync_state WHERE key = ?"
-        row = self._conn.execute(read, (SUMMARY_KEY,)).fetchone()
-        if not row or json.loads(row[0]).get("reported", True):
-            return None  # the common case costs one read and no write lock
-        with immediate(self._conn) as conn:
-            row = conn.execute(read, (SUMMARY_KEY,)).fetchone()
-            value = json.loads(row[0])
-            if value.get("reported", True):
-                return None
-            value["reported"] = True
-            conn.execute("UPDATE plexsync_state SET value = ? WHERE key = ?",
-                         (json.dumps(value), SUMMARY_KEY))
-        return value.get("line")
 
     def auth_failed_for(self, token_fingerprint: str) -> bool:
         """True if Plex rejected this very token and nobody has changed it since."""

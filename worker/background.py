@@ -34,7 +34,7 @@ from plex.errors import PlexSyncError
 from plex.index import PathIndex
 from plex.sync import sync_scene
 from sync_queue import inbox
-from sync_queue.lock import drain_lock_held
+from sync_queue.lock import PROBE_RIDE_OUT_S, DrainLock
 from sync_queue.notes import leave_note
 from sync_queue.state import QueueState, remember_plex_server
 from sync_queue.store import QueueStore
@@ -109,12 +109,25 @@ def should_report(summary: DrainSummary | None) -> bool:
     return bool(summary.processed or summary.errors or summary.retrying or summary.auth_stopped)
 
 
-def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
-    """Drain until idle, store the summary; exit quietly if another drainer holds the lock."""
+def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR,
+                   lock: DrainLock | None = None) -> int:
+    """Drain until idle, store the summary; exit quietly if another drainer holds the lock.
+
+    lock: the drain lock this process already holds (worker/__main__.py took it, or adopted
+    it from the hook that started us, before the heavy imports); else it is taken here."""
     data_dir = data_dir_for(plugin_dir)
     install_file_logging(data_dir)
-    if drain_lock_held(data_dir):
+    lock = lock or DrainLock(data_dir)
+    if not lock.try_acquire(wait=PROBE_RIDE_OUT_S):
         return 0
+    try:
+        return _run_holding_the_lock(payload, plugin_dir, data_dir, lock)
+    finally:
+        lock.release()
+
+
+def _run_holding_the_lock(payload: dict, plugin_dir: Path, data_dir: Path,
+                          lock: DrainLock) -> int:
     stash = (StashClient.from_payload(payload["stash"]) if payload.get("stash")  # from process_queue.py
              else StashClient.from_server_connection(payload.get("server_connection") or {}))
     register_secret(*stash.secrets(), *(payload.get("overrides") or {}).values())
@@ -128,6 +141,7 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
     log.info(f"background sync started (pid {os.getpid()}): {counts['ready']} ready, "
              f"{counts['in_flight']} in flight, {counts['scheduled']} waiting")
     ctx, index = build_plex_context(cfg, data_dir, stash.fetch_image, stash)
+    ctx.lock = lock  # held since our start: the drain keeps it, lets go and looks once more
     worker = SyncWorker(ctx, idle_exit_after=IDLE_EXIT_S)
     _stop_on_signals(worker)
     expired = threading.Event()
@@ -139,6 +153,7 @@ def run_background(payload: dict, plugin_dir: Path = PLUGIN_DIR) -> int:
         worker.join(0.5)
     lifetime.cancel()
     index.close()
+    lock.release()  # the drain let go already, unless it failed first; a hand-over needs it free
     handed_over = _hand_over(payload, stash, plugin_dir, data_dir) if expired.is_set() else ""
     summary = worker.summary
     imported = None
@@ -259,7 +274,7 @@ def _stop_on_signals(worker: SyncWorker) -> None:
             signal.signal(getattr(signal, name), stop)
 
 
-def main(argv: list[str] | None = None, stdin=None) -> int:
+def main(argv: list[str] | None = None, stdin=None, lock: DrainLock | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker",
                                      description="PlexSync's detached queue drainer")
     parser.add_argument("--background", action="store_true", required=True,
@@ -267,7 +282,7 @@ def main(argv: list[str] | None = None, stdin=None) -> int:
     parser.parse_args(argv)
     try:
         payload = json.loads((stdin or sys.stdin).read() or "{}")
-        return run_background(payload if isinstance(payload, dict) else {})
+        return run_background(payload if isinstance(payload, dict) else {}, lock=lock)
     except Exception as exc:  # noqa: BLE001 - nobody reads our stderr: drainer.log and a note
         log.exception("the background drainer failed")
         leave_note(data_dir_for(PLUGIN_DIR), f"the background sync stopped: {describe_failure(exc)} "

@@ -21,7 +21,7 @@ from typing import Callable
 from plex.errors import PlexAuthError
 from sync_queue.dlq import DeadLetters
 from sync_queue.jobs import JobQueue, TakenJob
-from sync_queue.lock import DrainLock
+from sync_queue.lock import PROBE_RIDE_OUT_S, DrainLock
 from sync_queue.records import SyncRecords
 from sync_queue.repair import ensure_intact
 from sync_queue.store import connect
@@ -34,7 +34,7 @@ from worker.waves import WaveRunner, primary_file
 
 log = logging.getLogger(__name__)
 
-LOCK_RETRY_S = 0.2     # ride out a hook's instant lock probe (drain_lock_held)
+LOCK_RETRY_S = PROBE_RIDE_OUT_S  # ride out an instant lock probe (drain_lock_held)
 CLEAR_ACKED_EVERY = 200
 INGEST_RETRY_S = 5.0   # Stash did not answer an ingest: try the inbox again after this long
 STATUS_EVERY_S = 0.5   # the drain status row (Queue Status) is rewritten at most this often

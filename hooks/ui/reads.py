@@ -19,6 +19,11 @@ from sync_queue.view import cache as view_cache
 FAILED_SHOWN = 50  # the page lists this many failed syncs; the count says how many there are
 
 
+def run_read(conn: dict, args: dict, plugin_dir, data_dir, after_answer: list) -> dict:
+    """PlexSync.ROUTES' web UI read route: answered from local files, before site-packages."""
+    return answer(args["mode"], args, conn, data_dir)
+
+
 def answer(mode: str, args: dict, conn: dict, data_dir: str, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     try:

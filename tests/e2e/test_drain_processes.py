@@ -15,6 +15,7 @@ import pytest
 
 from sync_queue.lock import DrainLock, drain_lock_held
 from sync_queue.jobs import JobQueue
+from sync_queue.notes import take_summary
 from sync_queue.store import QueueStore
 from tests.e2e.test_drain import FakePlex, context, enqueue, make_job, run
 
@@ -91,7 +92,7 @@ def test_background_drainer_exits_quietly_when_another_holds_the_lock(tmp_path):
         lock.release()
     assert proc.stdout.read() == b"" and proc.stderr.read() == b""
     assert QueueStore(tmp_path).counts()["ready"] == 1
-    assert QueueStore(tmp_path).take_unreported_drain_summary() is None
+    assert take_summary(tmp_path) is None
 
 
 @pytest.mark.skipif(os.name == "nt", reason="uses SIGTERM")

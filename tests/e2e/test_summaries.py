@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sync_queue.notes import take_summary
 from sync_queue.store import QueueStore
 from worker.tasks import formatting as fmt
 from worker.tasks import status
@@ -82,7 +83,7 @@ def test_a_drainer_that_cannot_start_leaves_one_line_without_a_repeated_prefix(t
                           env=dict(os.environ, PLEXSYNC_DATA_DIR=str(tmp_path)),
                           input=json.dumps(payload), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    line = QueueStore(tmp_path).take_unreported_drain_summary()
+    line = take_summary(tmp_path)
     assert line.startswith("not started: Plex token (plex_token) is required"), line
     assert not line.lower().startswith("background sync")
     log = (tmp_path / "drainer.log").read_text()

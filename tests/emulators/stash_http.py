@@ -226,6 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
                                   "application/json")
             scheme = "https" if self.headers.get("X-Forwarded-Proto") == "https" else "http"
             base = f"{scheme}://{self.headers.get('Host') or f'127.0.0.1:{emulator.port}'}{prefix}"
+            emulator.wait_for_answer_release()
             status, payload = run_graphql(emulator, body, auth, base)
             sent = self._send(status, json.dumps(payload).encode(), "application/json")
             emulator.answered(_operation_name(*_decode(body)[::2]) if status == 200 else None)

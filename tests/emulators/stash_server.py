@@ -103,6 +103,18 @@ class StashEmulator:
         sessions "expire" — after the drainer read what it syncs, before it fetches covers."""
         self._after_answer = (operation, fault)
 
+    def hold_answers(self) -> threading.Event:
+        """From now until the returned Event is set, every GraphQL request waits unanswered
+        (a held response): what a process does while its request to Stash is in flight, e.g.
+        a drainer that is still starting, is then decided by the test and not by timing."""
+        self.answers_released = threading.Event()
+        return self.answers_released
+
+    def wait_for_answer_release(self) -> None:
+        released = getattr(self, "answers_released", None)
+        if released is not None:
+            released.wait(120)
+
     def answered(self, operation: str | None) -> None:
         pending = getattr(self, "_after_answer", None)
         if not pending or operation != pending[0]:

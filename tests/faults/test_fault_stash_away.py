@@ -14,6 +14,7 @@ from sync_queue.lock import DrainLock
 from sync_queue.records import SyncRecords
 from tests.emulators.plex_library import PART_I_FILE, PART_II_FILE
 from tests.emulators.stash_fixtures import make_png, png_data_url
+from tests.e2e_fixtures import wait_until
 from tests.proof_checks import secret_leaks, tracebacks, twin_scenes
 
 AWAY_LINE = "Stash did not serve covers"

@@ -8,6 +8,7 @@ import sqlite3
 from contextlib import closing
 
 from sync_queue.lock import DrainLock
+from sync_queue.notes import SUMMARY_FILE
 from sync_queue.state import QueueState
 from tests.e2e_fixtures import wait_until
 from tests.proof_checks import queue_counts, tracebacks, twin_scenes
@@ -35,6 +36,8 @@ def test_wrong_library_name_stops_once_keeps_the_jobs_and_resumes_when_fixed(syn
     wait_until(lambda: QueueState(env.data_dir).settings_failure(), 30,
                what="the drain to stop on plex_libraries")
     env.wait_drainer_exit(timeout=30)
+    # The drainer leaves its summary after letting go of the lock: the next hook shows it.
+    wait_until(lambda: (env.data_dir / SUMMARY_FILE).exists(), 30, what="the drain's summary")
     env.edit(second, title="second edit, still wrong")  # a drainer that stops at once, silently
     env.wait_drainer_exit(timeout=30)
 

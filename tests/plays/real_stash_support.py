@@ -16,12 +16,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.real_stash.server import copy_plugin
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHARED = PROJECT_ROOT.parent / "shared"
 STASH_SERVER = SHARED / "stash-server"
-# What a Stash plugin folder needs of the project (never tests/, docs/, bench/, .venv).
-PLUGIN_PARTS = ("PlexSync.py", "PlexSync.yml", "hooks", "sync_queue", "worker", "plex",
-                "validation", "requirements.txt")
 
 
 def unavailable_reason() -> str | None:
@@ -96,15 +95,7 @@ class RealStash:
 
     def install_plugin(self, settings: dict) -> Path:
         """Copy PlexSync into HOME/plugins/PlexSync, run it with this interpreter, set it up."""
-        target = self.home / "plugins" / "PlexSync"
-        for part in PLUGIN_PARTS:
-            source = PROJECT_ROOT / part
-            if source.is_dir():
-                shutil.copytree(source, target / part,
-                                ignore=shutil.ignore_patterns("__pycache__", "data"))
-            else:
-                target.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target / part)
+        target = copy_plugin(self.home / "plugins" / "PlexSync")
         self.gql("mutation($p: String) { configureGeneral(input: {pythonPath: $p}) { pythonPath } }",
                  {"p": sys.executable})
         self.gql("mutation { reloadPlugins }")

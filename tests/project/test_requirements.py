@@ -18,16 +18,23 @@ def requirement_names(path: Path) -> list[str]:
     return names
 
 
+def top_level_imports(file: Path) -> set[str]:
+    """Top-level names a module imports anywhere (inside functions too); not relative ones."""
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
 def imported_top_levels() -> set[str]:
     found = set()
     for entry in RUNTIME:
         path = ROOT / entry
         for file in [path] if path.is_file() else path.rglob("*.py"):
-            for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Import):
-                    found.update(alias.name.split(".")[0] for alias in node.names)
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    found.add(node.module.split(".")[0])
+            found |= top_level_imports(file)
     return found
 
 

@@ -10,8 +10,6 @@ Everything stops at the end of the session: Stash by its pid, drainers by their 
 """
 from __future__ import annotations
 
-import importlib.util
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 from sync_queue.lock import drain_lock_held
 from sync_queue.store import QueueStore
 from tests.emulators.plex_server import PlexEmulator
-from tests.real_stash.server import (PROJECT_ROOT, RealStash, free_port, kill_plexsync_processes,
+from tests.real_stash.server import (RealStash, copy_plugin, free_port, kill_plexsync_processes,
                                      make_clips, stash_log_errors, unavailable_reason)
 from tests.waiting import wait_until
 
@@ -29,26 +27,6 @@ LIBRARY_CLIPS = 55            # scenes in Plex from the start: 50 for the bulk e
 PLEX_ROOT = "/plexdata"       # where Plex sees Stash's MEDIA folder (path_map)
 PLEX_TOKEN = "real-stash-plex-token"
 WHEELHOUSE = "wheelhouse"     # under the session folder; filled by tests/real_stash/test_dependencies
-
-
-def _load_build_module():
-    spec = importlib.util.spec_from_file_location("build_plugin_source",
-                                                  PROJECT_ROOT / ".ci" / "build_plugin_source.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_plugin_source = _load_build_module()
-
-
-def copy_plugin(dest: Path) -> Path:
-    """Install route (a): PlexSync's runtime files copied into a plugins folder."""
-    for path in build_plugin_source.runtime_files(PROJECT_ROOT):
-        target = dest / path.relative_to(PROJECT_ROOT)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-    return dest
 
 
 def clip_path(media: Path, n: int) -> Path:

@@ -5,6 +5,7 @@ a config without a setup wizard), stopped through `stop-stash HOME` by the pid i
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -52,6 +53,25 @@ def unavailable_reason() -> str | None:
     if not shutil.which("ffmpeg") or not shutil.which("ffprobe"):
         return "ffmpeg/ffprobe are not installed (apt-get install -y ffmpeg; .ci/run does it)"
     return None
+
+
+def _load_build_module():
+    spec = importlib.util.spec_from_file_location("build_plugin_source",
+                                                  PROJECT_ROOT / ".ci" / "build_plugin_source.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def copy_plugin(dest: Path) -> Path:
+    """Install route (a): PlexSync's runtime files (exactly those the release zip holds,
+    .ci/build_plugin_source.py) copied into a plugins folder, e.g. HOME/plugins/PlexSync.
+    The one way tests and benches put PlexSync into a real Stash."""
+    for path in _load_build_module().runtime_files(PROJECT_ROOT):
+        target = dest / path.relative_to(PROJECT_ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return dest
 
 
 def make_clip(path: Path, n: int) -> Path:
@@ -223,6 +243,22 @@ class RealStash:
     def log_size(self) -> int:
         path = self.home / "stash.log"
         return path.stat().st_size if path.exists() else 0
+
+
+def process_alive(pid: int) -> bool:
+    """pid still runs (a zombie, exited but not reaped yet, does not): e.g. a drainer, which
+    leaves its summary after letting go of the drain lock."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux), or gone this instant: the next look tells
+    return state != "Z"
 
 
 def kill_plexsync_processes(marker_dir: Path) -> list[int]:

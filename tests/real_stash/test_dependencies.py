@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.real_stash.conftest import LIBRARY_CLIPS, WHEELHOUSE, clip_path, copy_plugin
-from tests.real_stash.server import PROJECT_ROOT, PYTHON_DEP_MANAGER
+from tests.real_stash.conftest import LIBRARY_CLIPS, WHEELHOUSE, clip_path
+from tests.real_stash.server import PROJECT_ROOT, PYTHON_DEP_MANAGER, copy_plugin
 
 SCENE_UPDATE = "mutation U($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }"
 SYSTEM_PYTHON = Path("/usr/bin/python3")

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import urllib.request
 
+from sync_queue.lock import lock_holder_pid
+from sync_queue.notes import SUMMARY_FILE, take_summary
 from tests.real_stash.conftest import LIBRARY_CLIPS, PLEX_ROOT, clip_path
 from tests.real_stash.media import data_url, png
-from tests.real_stash.server import make_clip
+from tests.real_stash.server import make_clip, process_alive
 from tests.waiting import wait_until
 
 SCENE_UPDATE = "mutation U($input: SceneUpdateInput!) { sceneUpdate(input: $input) { id } }"
@@ -90,4 +92,37 @@ def test_bulk_edit_of_50_scenes_reaches_plex(fresh_stage):
     wait_until(lambda: all("Bulk Tag" in stage.plex_item(p)["genres"] for p in paths), 120,
                interval=0.25, what="50 bulk-edited scenes in Plex")
     stage.wait_drained()
+    assert not stage.log_errors()
+
+
+def test_saves_seconds_apart_relay_each_drain_summary_into_stashs_log_once(fresh_stage):
+    """Issue 19 item 1: each save finds the last drain's summary waiting; the hook relays it
+    (a plain file, claimed by rename), once, also when a bulk edit runs many hook processes."""
+    stage, stash = fresh_stage, fresh_stage.stash
+    summary = stage.data_dir / SUMMARY_FILE
+    paths = [clip_path(stash.media, n) for n in (30, 31)]  # the bulk test checks their tags only
+    first, second = (stage.scene_ids[str(p)] for p in paths)
+    stage.wait_drained()
+    last = lock_holder_pid(stage.data_dir)  # an earlier test's drainer leaves its summary
+    wait_until(lambda: not last or not process_alive(last), 60, interval=0.1,  # after the lock
+               what="the last drainer to exit")
+    take_summary(stage.data_dir)
+    mark = stash.log_size()
+
+    stash.graphql(SCENE_UPDATE, {"input": {"id": first, "title": "cadence one"}})
+    stage.wait_drained()
+    wait_until(summary.exists, 60, interval=0.1, what="the first drain's summary")
+    stash.graphql(SCENE_UPDATE, {"input": {"id": second, "title": "cadence two"}})  # relays it
+    stage.wait_drained()
+    wait_until(summary.exists, 60, interval=0.1, what="the second drain's summary")
+    relayed = [line for line in stash.log_lines(mark) if "background sync: " in line]
+    assert len(relayed) == 1 and "synced 1" in relayed[0], relayed
+
+    # A bulk edit of both: two hook processes, one after another; the first relays the line.
+    stash.graphql(BULK_UPDATE, {"input": {"ids": [first, second], "details": "cadence bulk"}})
+    stage.wait_drained()
+    relayed = [line for line in stash.log_lines(mark) if "background sync: " in line]
+    assert len(relayed) == 2 and "synced 1" in relayed[1], relayed
+    assert [stage.plex_item(p)["title"] for p in paths] == ["cadence one", "cadence two"]
+    assert [stage.plex_item(p)["summary"] for p in paths] == ["cadence bulk"] * 2
     assert not stage.log_errors()

@@ -3,7 +3,8 @@
 A hook runs for every saved scene while Stash waits; each module it imports is paid on every
 edit (json+re ~8 ms, logging ~10 ms, pathlib/subprocess/hashlib ~10 ms, urllib ~17 ms,
 dataclasses/enum ~10 ms, measured). So the steady-state hook — run here exactly as PlexSync.yml
-makes Stash run it, both with a drainer running and with the drainer spawned — may import only
+makes Stash run it, with a drainer running, with the drainer spawned, and with the last drain's
+summary and a note waiting (saves seconds apart) — may import only
 the modules in HOOK_MODULES beyond what the interpreter loads by itself. A new import on that
 path fails this test; put it behind the rare path (a flag) or in the drainer instead.
 """
@@ -14,12 +15,13 @@ import sys
 
 from sync_queue import inbox
 from sync_queue.lock import DrainLock, drain_lock_held
+from sync_queue.notes import leave_note, leave_summary, take_summary
 from tests.waiting import wait_until
 
 HEAVY = ("pydantic", "plexapi", "requests", "persistqueue", "stashapi", "tenacity", "urllib3")
 # Everything the steady-state hook may import besides the interpreter's own start-up modules.
 HOOK_MODULES = {
-    "hooks", "hooks.entry", "hooks.lean_json", "hooks.scene_hook", "hooks.drainer_launch",
+    "hooks.entry", "hooks", "hooks.lean_json", "hooks.scene_hook", "hooks.drainer_launch",
     "sync_queue", "sync_queue.inbox", "sync_queue.lock", "sync_queue.notes", "validation", "validation.data_dir",
     "_json", "fcntl", "_sha1",
     # frozen into the interpreter (no file read): what `python -S` loads on first use of os
@@ -70,7 +72,17 @@ def test_steady_state_hook_imports_only_its_budget(project_root, tmp_path):
     assert json.loads(out) == {"output": "scene 7: queued for Plex"}, (out, err)
     wait_until(lambda: not drain_lock_held(tmp_path / "data"), 60, what="the drainer to exit")
 
-    for extra in (running - baseline, spawned - baseline):
+    # Saves seconds apart: the last drain's summary and a note wait; the hook relays both.
+    take_summary(tmp_path / "data")  # the failed drainer's own line, not this test's
+    leave_summary(tmp_path / "data", "synced 1, unchanged 0 in 0.4 s")
+    leave_note(tmp_path / "data", "index.db was rebuilt")
+    relayed, out, err = _imported(argv, _hook_input(project_root), project_root, env)
+    assert json.loads(out) == {"output": "scene 7: queued for Plex"}, (out, err)
+    assert err.count("background sync: synced 1, unchanged 0 in 0.4 s") == 1, err
+    assert err.count("index.db was rebuilt") == 1, err
+    wait_until(lambda: not drain_lock_held(tmp_path / "data"), 60, what="the drainer to exit")
+
+    for extra in (running - baseline, spawned - baseline, relayed - baseline):
         assert extra <= HOOK_MODULES, sorted(extra - HOOK_MODULES)
         assert not {m for m in extra if m.split(".")[0] in NEVER_ON_HOOK_PATH}
 

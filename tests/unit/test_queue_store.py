@@ -13,6 +13,7 @@ import pytest
 from persistqueue import SQLiteAckQueue
 
 from sync_queue.dlq import AMBIGUOUS_MATCH, NOT_FOUND, DeadLetters
+from sync_queue.notes import take_summary
 from sync_queue.records import SyncRecords
 from sync_queue.state import QueueState
 from sync_queue.store import QUEUE_DB, QueueStore
@@ -103,12 +104,12 @@ def test_edits_a_hook_noted_count_as_ready_before_the_drainer_reads_them(tmp_pat
     assert (counts["ready"], counts["inbox"]) == (2, 2)
 
 
-def test_background_summary_is_reported_once(tmp_path):
-    store = QueueStore(tmp_path)
-    assert store.take_unreported_drain_summary() is None
+def test_background_summary_is_reported_once_and_kept_for_queue_status(tmp_path):
+    assert take_summary(tmp_path) is None
     QueueState(tmp_path).store_drain_summary("synced 3, unchanged 0 in 1.0 s")
-    assert store.take_unreported_drain_summary() == "synced 3, unchanged 0 in 1.0 s"
-    assert QueueStore(tmp_path).take_unreported_drain_summary() is None
+    assert take_summary(tmp_path) == "synced 3, unchanged 0 in 1.0 s"
+    assert take_summary(tmp_path) is None
+    assert QueueState(tmp_path).last_drain_summary()["line"] == "synced 3, unchanged 0 in 1.0 s"
 
 
 def test_auth_failure_is_remembered_per_token(tmp_path):

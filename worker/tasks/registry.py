@@ -14,8 +14,7 @@ from hooks.stash_api import StashClient
 from hooks.stash_version import remember_version
 from hooks.stash_log import install_stash_logging, progress, register_secret, scrub
 from sync_queue import inbox
-from sync_queue.notes import take_notes
-from sync_queue.store import QueueStore
+from sync_queue.notes import take_notes, take_summary
 from validation.config import ConfigError
 from hooks.lean_json import dumps, loads
 from worker.tasks import dlq, drain, dry_run, health, import_plays, status, sync_all, ui_actions
@@ -58,8 +57,7 @@ def check_mode(mode) -> str:
 def run_mode(mode: str, env: TaskEnv) -> TaskResult:
     """Run one task body; the surfaced background summary comes first in the log."""
     mode = check_mode(mode)
-    with QueueStore(env.data_dir) as store:
-        background = store.take_unreported_drain_summary()
+    background = take_summary(env.data_dir)
     if background:
         log.info(f"background sync: {background}")
     for note in take_notes(env.data_dir):
