@@ -107,7 +107,9 @@ def test_background_drainer_sleeps_on_a_scheduled_job_and_stops_cleanly(tmp_path
     before = cpu_seconds(proc.pid)
     time.sleep(3.0)
     if before is not None:  # Linux: the sleeping drainer is idle, not polling hard
-        assert cpu_seconds(proc.pid) - before < 0.15
+        # A poll loop would burn most of the 3 s; an idle drainer used 0.17-0.21 s of CPU on a
+        # loaded 2-core CI box under coverage, so the bound is a tenth of one core, not 5 %.
+        assert cpu_seconds(proc.pid) - before < 0.3
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     assert not drain_lock_held(tmp_path)
